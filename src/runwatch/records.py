@@ -1,0 +1,112 @@
+"""The batch records: the one wire format and the store's only input.
+
+A run is a stream of :class:`Batch` objects, each carrying ``(run_id, seq)``.
+The local sink hands them to ``store.write_batch``; a server receives the same
+bytes (msgpack of these structs) and applies them the same way; the spill file
+holds them framed on disk. Applying a batch twice is a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+# States a run can be in, as in wandb.
+RUNNING, FINISHED, FAILED, CRASHED, KILLED = "running", "finished", "failed", "crashed", "killed"
+STATES = (RUNNING, FINISHED, FAILED, CRASHED, KILLED)
+
+
+class RunStart(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Creates the run (or, with ``resumed``, marks an existing one running again)."""
+
+    name: str
+    created_at: float
+    entity: str | None = None
+    tags: list[str] = []
+    notes: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    host: str = ""
+    pid: int = 0
+    resumed: bool = False
+    metadata: dict[str, Any] = {}
+
+
+class RunUpdate(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Changes to a run's descriptive fields after start (``run.tags = ...``)."""
+
+    name: str | None = None
+    tags: list[str] | None = None
+    notes: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+
+
+class MetricDef(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """``define_metric``: how a key (or trailing-* glob) is summarised and charted."""
+
+    name: str
+    step_metric: str | None = None
+    summary: list[str] | None = None
+    hidden: bool | None = None
+    goal: str | None = None
+
+
+class Series(msgspec.Struct, array_like=True):
+    """Numeric points of one key: parallel columns, one entry per step."""
+
+    key: str
+    steps: list[int]
+    times: list[float]
+    values: list[float | int]
+
+
+class ValueSeries(msgspec.Struct, array_like=True):
+    """Non-numeric points of one key (str, bool, None, lists...), each as JSON text."""
+
+    key: str
+    steps: list[int]
+    times: list[float]
+    values: list[str]
+
+
+class StateChange(msgspec.Struct, kw_only=True, omit_defaults=True):
+    state: str
+    at: float
+    exit_code: int | None = None
+    traceback: str | None = None
+
+
+class Batch(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Everything one flush of one run carries, applied in field order."""
+
+    project: str
+    run_id: str
+    seq: int
+    sent_at: float
+    start: RunStart | None = None
+    update: RunUpdate | None = None
+    config: dict[str, str] = {}          # key -> JSON text (jsonvalue)
+    config_delete: list[str] = []
+    metrics: list[MetricDef] = []
+    series: list[Series] = []
+    values: list[ValueSeries] = []
+    summary: dict[str, str] = {}         # key -> JSON text (jsonvalue)
+    summary_delete: list[str] = []
+    state: StateChange | None = None
+
+    def point_count(self) -> int:
+        return sum(len(s.steps) for s in self.series) + sum(len(v.steps) for v in self.values)
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Batch)
+
+
+def encode(batch: Batch) -> bytes:
+    return _encoder.encode(batch)
+
+
+def decode(data: bytes) -> Batch:
+    return _decoder.decode(data)

@@ -1,0 +1,1 @@
+"""The SDK: the run lifecycle, the log() hot path, the writer and its sinks."""

@@ -1,0 +1,269 @@
+"""Turns what ``log()`` queued into one :class:`Batch`: values dispatched by type,
+nested dicts flattened, columns built, summary and config folded in.
+
+Runs on the writer thread (and on the training thread only when it reads the
+summary), always under the writer's lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runwatch import jsonvalue
+from runwatch.records import (
+    Batch,
+    MetricDef,
+    RunStart,
+    RunUpdate,
+    Series,
+    StateChange,
+    ValueSeries,
+)
+from runwatch.sdk.metrics import MetricRegistry, SummaryTracker
+from runwatch.sdk.warn import Warner
+
+MAX_KEY_LENGTH = 512
+_RESERVED = frozenset(("_step", "_runtime", "_timestamp"))
+_INT64 = (-(2**63), 2**63)
+
+
+class Batcher:
+    def __init__(self, project: str, run_id: str, registry: MetricRegistry,
+                 tracker: SummaryTracker, warner: Warner) -> None:
+        self.project = project
+        self.run_id = run_id
+        self.registry = registry
+        self.tracker = tracker
+        self.warner = warner
+        self._series: dict[str, tuple[list[int], list[float], list[Any]]] = {}
+        self._folded: dict[str, int] = {}
+        self._values: dict[str, tuple[list[int], list[float], list[str]]] = {}
+        self._good_keys: set[str] = set()
+        self._bad_keys: set[Any] = set()
+        self._aliases: dict[Any, str] = {}
+        self._step_values: dict[str, Any] = {}
+        self.start: RunStart | None = None
+        self.update: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}
+        self.metrics: list[MetricDef] = []
+        self.state: StateChange | None = None
+        self.points = 0
+
+    # -- intake --
+    def add(self, item: tuple[Any, ...]) -> None:
+        head = item[0]
+        if type(head) is int:
+            self.add_row(head, item[1], item[2])
+        elif head == "config":
+            self.config.update(item[1])
+        elif head == "metric":
+            self.metrics.append(item[1])
+        elif head == "update":
+            self.update.update(item[1])
+        elif head == "start":
+            self.start = item[1]
+        elif head == "state":
+            self.state = item[1]
+
+    def add_row(self, step: int, ts: float, data: dict[Any, Any]) -> None:
+        if self.registry.has_step_metrics:
+            self._sync_step_metrics(data)
+        series = self._series
+        for key, value in data.items():
+            t = type(value)
+            if t is float or (t is int and _INT64[0] <= value < _INT64[1]):
+                cols = series.get(key)
+                if cols is None:
+                    cols = self._new_series(key)
+                    if cols is None:
+                        continue
+                cols[0].append(step)
+                cols[1].append(ts)
+                cols[2].append(value)
+                self.points += 1
+            else:
+                self._add_other(key, value, step, ts, 0)
+
+    def _sync_step_metrics(self, data: dict[Any, Any]) -> None:
+        """wandb's step_sync: rows lacking their step metric get its last value."""
+        for name in self.registry.step_metric_names:
+            if name in data:
+                self._step_values[name] = data[name]
+        for key in list(data):
+            spec = self.registry.lookup(key) if isinstance(key, str) else None
+            if (spec is not None and spec.step_metric and spec.step_sync
+                    and spec.step_metric not in data and spec.step_metric in self._step_values):
+                data[spec.step_metric] = self._step_values[spec.step_metric]
+
+    def _check_key(self, key: Any) -> str | None:
+        """The str key to store ``key`` under, or None (with one warning) if it can't be."""
+        if key in self._good_keys:
+            return key
+        alias = self._aliases.get(key)
+        if alias is not None:
+            return alias
+        if key in self._bad_keys:
+            return None
+        name = key
+        if not isinstance(key, str):
+            name = str(key)
+            self.warner.warn(f"key-type:{name}",
+                             f"runwatch.log: key {key!r} is a {type(key).__name__}, not a str; "
+                             f"logging it as {name!r}.", background=True)
+        problem = None
+        if name in _RESERVED:
+            problem = "is reserved for runwatch's own columns"
+        elif not name:
+            problem = "is empty"
+        elif len(name) > MAX_KEY_LENGTH:
+            problem = f"is {len(name)} characters long; the limit is {MAX_KEY_LENGTH}"
+        elif "\x00" in name:
+            problem = "contains a NUL character"
+        if problem is not None:
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            self.warner.warn(f"key:{name}", f"runwatch.log: key {shown!r} {problem}; its values "
+                             "are skipped. Rename the key.", background=True)
+            self._bad_keys.add(key)
+            return None
+        if name is key:
+            self._good_keys.add(key)
+        else:
+            self._aliases[key] = name
+        return name
+
+    def _new_series(self, key: Any) -> tuple[list[int], list[float], list[Any]] | None:
+        name = self._check_key(key)
+        if name is None:
+            return None
+        cols = self._series.get(name)
+        if cols is None:
+            cols = self._series[name] = ([], [], [])
+            self._folded[name] = 0
+        if name is not key:
+            self._series[key] = cols  # route the non-str key straight here next time
+        return cols
+
+    def _add_other(self, key: Any, value: Any, step: int, ts: float, depth: int) -> None:
+        if isinstance(value, dict):
+            if depth > 16:
+                self.warner.warn(f"deep:{key}", f"runwatch.log: value of {key!r} nests deeper "
+                                 "than 16 levels; skipped.", background=True)
+                return
+            for sub, sub_value in value.items():
+                self._add_value(f"{key}.{sub}", sub_value, step, ts, depth + 1)
+            return
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            self._add_json(key, value, step, ts)
+            return
+        if isinstance(value, float):
+            self._add_value(key, float(value), step, ts, depth)
+            return
+        if isinstance(value, int):
+            if _INT64[0] <= value < _INT64[1]:
+                self._add_value(key, int(value), step, ts, depth)
+            else:
+                self._add_json(key, value, step, ts)
+            return
+        item = getattr(value, "item", None)
+        if callable(item):  # numpy scalars and one-element arrays, torch tensors
+            size = getattr(value, "size", None)
+            if callable(size):
+                size = value.numel()
+            if size == 1:
+                try:
+                    self._add_value(key, item(), step, ts, depth)
+                    return
+                except Exception:  # noqa: BLE001 - stored as JSON below instead
+                    pass
+        self._add_json(key, value, step, ts)
+
+    def _add_value(self, key: Any, value: Any, step: int, ts: float, depth: int) -> None:
+        t = type(value)
+        if t is float or (t is int and _INT64[0] <= value < _INT64[1]):
+            cols = self._series.get(key) or self._new_series(key)
+            if cols is not None:
+                cols[0].append(step)
+                cols[1].append(ts)
+                cols[2].append(value)
+                self.points += 1
+        else:
+            self._add_other(key, value, step, ts, depth)
+
+    def _add_json(self, key: Any, value: Any, step: int, ts: float) -> None:
+        name = self._check_key(key)
+        if name is None:
+            return
+        try:
+            text = jsonvalue.dumps(value)
+        except TypeError as exc:
+            self.warner.warn(
+                f"value:{name}",
+                f"runwatch.log: the value of {name!r} ({type(value).__name__}) cannot be stored: "
+                f"{exc}. It is skipped; log a number, str, bool, None, list or dict.",
+                background=True)
+            return
+        cols = self._values.get(name)
+        if cols is None:
+            cols = self._values[name] = ([], [], [])
+        cols[0].append(step)
+        cols[1].append(ts)
+        cols[2].append(text)
+        self.tracker.add_value(name, value)
+        self.points += 1
+
+    # -- output --
+    def fold_summary(self) -> None:
+        """Bring the summary up to date with the points collected so far."""
+        for key, cols in self._series.items():
+            if not isinstance(key, str):
+                continue
+            done = self._folded.get(key, 0)
+            if done < len(cols[2]):
+                self.tracker.add_numeric(key, cols[2][done:])
+                self._folded[key] = len(cols[2])
+
+    def empty(self) -> bool:
+        return not (self.points or self.start or self.update or self.config or self.metrics
+                    or self.state or self.tracker.dirty)
+
+    def take(self, seq: int, now: float) -> Batch:
+        self.fold_summary()
+        summary, summary_delete = self.tracker.take_changes()
+        batch = Batch(
+            project=self.project,
+            run_id=self.run_id,
+            seq=seq,
+            sent_at=now,
+            start=self.start,
+            update=RunUpdate(**self.update) if self.update else None,
+            config=self._texts(self.config, "config"),
+            metrics=self.metrics,
+            series=[Series(k, c[0], c[1], c[2]) for k, c in self._series.items()
+                    if isinstance(k, str) and c[0]],
+            values=[ValueSeries(k, c[0], c[1], c[2]) for k, c in self._values.items()],
+            summary=self._texts(summary, "summary"),
+            summary_delete=summary_delete,
+            state=self.state,
+        )
+        self._series = {}
+        self._folded = {}
+        self._values = {}
+        self.start = None
+        self.update = {}
+        self.config = {}
+        self.metrics = []
+        self.state = None
+        self.points = 0
+        return batch
+
+    def _texts(self, values: dict[str, Any], what: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in values.items():
+            try:
+                out[key] = jsonvalue.dumps(value)
+            except TypeError as exc:
+                self.warner.warn(f"{what}:{key}", f"runwatch {what} value of {key!r} "
+                                 f"({type(value).__name__}) is not JSON ({exc}); stored as its "
+                                 "repr() text.", background=True)
+                out[key] = jsonvalue.dumps(repr(value))
+        return out

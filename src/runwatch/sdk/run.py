@@ -1,0 +1,334 @@
+"""``Run``: one run's lifecycle and the ``log()`` hot path.
+
+``log()`` only copies the dict, stamps the step and time and appends to a
+deque; the writer thread does everything else. Step rules are wandb's: every
+call is a new step from 0; ``commit=False`` merges into the current row; an
+explicit ``step`` merges into the current row or moves past it; a lower step is
+dropped with wandb's warning.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+import time
+import traceback as tb_module
+from collections import deque
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from runwatch.errors import UsageError
+from runwatch.records import FAILED, FINISHED, KILLED, RunStart, StateChange
+from runwatch.sdk.batcher import Batcher
+from runwatch.sdk.config import Config
+from runwatch.sdk.metrics import MetricRegistry, SummaryTracker
+from runwatch.sdk.sinks import Sink
+from runwatch.sdk.summary import Summary
+from runwatch.sdk.warn import Warner
+from runwatch.sdk.writer import Writer
+from runwatch.settings import Settings
+
+_time = time.time
+_FINISHED = object()  # stands in for the pending row once the run is finished
+_LOWER_STEP_WARNINGS = 10
+
+
+class Run:
+    """A run being logged. Made by :func:`runwatch.init`, not directly."""
+
+    __slots__ = (
+        "_queue", "_step", "_pending", "_queue_limit", "_writer", "_warner", "_settings",
+        "_registry", "_tracker", "_dropped_steps", "_exit_state", "_traceback", "_on_finish",
+        "config", "summary", "id", "project", "entity", "_name", "_tags", "_notes", "_group",
+        "_job_type", "start_time", "resumed", "__weakref__",
+    )
+
+    def __init__(self, settings: Settings, sink: Sink, *, project: str, run_id: str,
+                 start: RunStart, entity: str | None = None, config: Mapping[str, Any] | None = None,
+                 first_step: int = 0, first_seq: int = 0,
+                 resumed_summary: dict[str, Any] | None = None) -> None:
+        self._settings = settings
+        self._warner = Warner(settings.strict)
+        self._queue: deque[Any] = deque()
+        self._step = first_step
+        self._pending: Any = None
+        self._queue_limit = settings.queue_limit
+        self._registry = MetricRegistry()
+        self._tracker = SummaryTracker(self._registry)
+        if resumed_summary:
+            self._tracker.seed(resumed_summary)
+        self._dropped_steps = 0
+        self._exit_state: str | None = None
+        self._traceback: str | None = None
+        self._on_finish: list[Any] = []
+        self.id = run_id
+        self.project = project
+        self.entity = entity
+        self._name = start.name
+        self._tags = tuple(start.tags)
+        self._notes = start.notes
+        self._group = start.group
+        self._job_type = start.job_type
+        self.start_time = start.created_at
+        self.resumed = start.resumed
+        batcher = Batcher(project, run_id, self._registry, self._tracker, self._warner)
+        self._writer = Writer(
+            self._queue, batcher, sink, self._warner,
+            spill_dir=settings.spill_dir, name=f"{run_id}-{first_seq}",
+            flush_interval=settings.flush_interval,
+            heartbeat_interval=settings.heartbeat_interval,
+            memory_limit=settings.memory_limit_mb * 1024 * 1024, first_seq=first_seq,
+        )
+        self.config = Config(on_change=self._config_changed)
+        self.summary = Summary(self._tracker, self._writer)
+        self._queue.append(("start", start))
+        if config:
+            self.config.update(config, allow_val_change=True)
+        self._writer.start()
+
+    # -- the hot path --
+    def log(self, data: dict[str, Any], step: int | None = None,
+            commit: bool | None = None) -> None:
+        """Log a dict of values as one history row (wandb's ``run.log``)."""
+        if step is None and commit is None and self._pending is None and type(data) is dict:
+            q = self._queue
+            q.append((self._step, _time(), data.copy()))
+            self._step += 1
+            if len(q) > self._queue_limit:
+                self._wait_for_writer()
+            return
+        self._log_slow(data, step, commit)
+
+    def _wait_for_writer(self) -> None:
+        # The writer fell behind by a whole queue: wait for it rather than grow without bound.
+        self._writer.wake()
+        limit = self._queue_limit // 2
+        deadline = time.monotonic() + 60
+        while len(self._queue) > limit and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if len(self._queue) > limit:  # writer thread gone: batch on this thread
+            self._writer.flush_queue()
+
+    def _log_slow(self, data: Any, step: Any, commit: bool | None) -> None:
+        if self._pending is _FINISHED:
+            raise UsageError(f"Run {self.id} is finished; log() after finish() is not stored. "
+                             "Call runwatch.init() to start a new run.")
+        if not isinstance(data, Mapping):
+            raise UsageError(f"runwatch.log() takes a dict of {{key: value}}, got "
+                             f"{type(data).__name__}: {data!r:.80}.")
+        if step is not None:
+            step = self._check_step(step)
+        if step is None:
+            self._merge(data)
+            if commit is False:
+                return
+            self._commit()
+            return
+        if step < self._step:
+            self._dropped_steps += 1
+            if self._dropped_steps <= _LOWER_STEP_WARNINGS:
+                more = (" Further warnings of this kind are not shown."
+                        if self._dropped_steps == _LOWER_STEP_WARNINGS else "")
+                self._warner.warn(
+                    f"lower-step:{step}",
+                    f"Tried to log to step {step} that is less than the current step "
+                    f"{self._step}. Steps must be monotonically increasing, so this data will be "
+                    f"ignored. See https://wandb.me/define-metric{more}")
+            return
+        if step > self._step:
+            if self._pending is not None:
+                self._commit()
+            self._step = step
+        self._merge(data)
+        if commit:
+            self._commit()
+
+    def _check_step(self, step: Any) -> int | None:
+        if isinstance(step, numbers.Integral) and not isinstance(step, bool) and step >= 0:
+            return int(step)
+        if isinstance(step, float) and step.is_integer() and step >= 0:
+            return int(step)
+        self._warner.warn(f"bad-step:{step!r}",
+                          f"runwatch.log: step={step!r} is not a whole number >= 0; the row is "
+                          "logged at the next step instead.")
+        return None
+
+    def _merge(self, data: Mapping[str, Any]) -> None:
+        if self._pending is None:
+            self._pending = dict(data)
+        else:
+            self._pending.update(data)
+
+    def _commit(self) -> None:
+        row = self._pending if self._pending is not None else {}
+        self._pending = None
+        self._queue.append((self._step, _time(), row))
+        self._step += 1
+
+    # -- other wandb calls --
+    def define_metric(self, name: str, step_metric: str | None = None,
+                      step_sync: bool | None = None, hidden: bool | None = None,
+                      summary: str | None = None, goal: str | None = None,
+                      overwrite: bool | None = None, **kwargs: Any) -> Any:
+        """Set how a key (or a trailing-``*`` glob) is summarised and charted."""
+        if kwargs:
+            self._warner.warn(f"define-metric-args:{sorted(kwargs)}",
+                              f"define_metric: ignoring unsupported arguments {sorted(kwargs)}.")
+        with self._writer.lock:
+            # Rows queued before this call are summarised under the old definition.
+            self._writer.drain()
+            self._writer.batcher.fold_summary()
+            spec = self._registry.define(name, step_metric, step_sync, hidden, summary, goal,
+                                         overwrite)
+            self._writer.batcher.add(("metric", spec.record()))
+        return spec
+
+    def _config_changed(self, changes: dict[str, Any]) -> None:
+        self._queue.append(("config", dict(changes)))
+
+    def _update(self, **fields: Any) -> None:
+        self._queue.append(("update", fields))
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log()`` call without ``step`` writes to."""
+        return self._step
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+        self._update(name=self._name)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self._tags = tuple(str(t) for t in value)
+        self._update(tags=list(self._tags))
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str) -> None:
+        self._notes = str(value)
+        self._update(notes=self._notes)
+
+    @property
+    def group(self) -> str | None:
+        return self._group
+
+    @property
+    def job_type(self) -> str | None:
+        return self._job_type
+
+    @property
+    def path(self) -> str:
+        return "/".join(p for p in (self.entity, self.project, self.id) if p)
+
+    @property
+    def dir(self) -> str:
+        return self._settings.dir
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def mode(self) -> str:
+        return self._settings.mode
+
+    @property
+    def disabled(self) -> bool:
+        return False
+
+    @property
+    def offline(self) -> bool:
+        return self._settings.mode == "offline"
+
+    @property
+    def finished(self) -> bool:
+        return self._pending is _FINISHED
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters of what the writer did and survived (warnings, failures, spills)."""
+        out = dict(self._writer.stats)
+        out["warnings"] = sum(self._warner.counts.values())
+        out["dropped_lower_steps"] = self._dropped_steps
+        out["queued"] = len(self._queue)
+        return out
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Commit everything logged so far to the store (the writer does this every
+        ``flush_interval`` anyway). True if it all arrived within ``timeout``."""
+        done = self._writer.flush(self._settings.finish_timeout if timeout is None else timeout)
+        self._warner.raise_pending()
+        return done
+
+    # -- the end --
+    def mark_exit(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                  tb: TracebackType | None) -> None:
+        """Record how the process is ending (called by the hooks and ``__exit__``)."""
+        if exc_type is None or self._exit_state is not None:
+            return
+        if issubclass(exc_type, KeyboardInterrupt):
+            self._exit_state = KILLED
+        elif issubclass(exc_type, SystemExit):
+            code = getattr(exc, "code", 0)
+            if code not in (0, None):
+                self._exit_state = FAILED
+        else:
+            self._exit_state = FAILED
+            self._traceback = "".join(tb_module.format_exception(exc_type, exc, tb))
+
+    def mark_killed(self) -> None:
+        self._exit_state = KILLED
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """End the run: write everything out, record its final state, stop the writer."""
+        if self._pending is _FINISHED:
+            return
+        if self._pending is not None:
+            self._commit()
+        state = self._exit_state
+        if exit_code is not None and exit_code != 0 and state is None:
+            state = FAILED
+        state = state or FINISHED
+        if exit_code is None:
+            exit_code = {FINISHED: 0, KILLED: 255}.get(state, 1)
+        self._queue.append(("state", StateChange(state=state, at=_time(), exit_code=exit_code,
+                                                 traceback=self._traceback)))
+        self._pending = _FINISHED
+        left = self._writer.close(self._settings.finish_timeout)
+        for callback in self._on_finish:
+            callback(self)
+        if left is not None:
+            self._warner.warn("unsent", f"runwatch could not write everything to "
+                              f"{self._writer.sink.description} within "
+                              f"{self._settings.finish_timeout:g} s. Nothing is lost: the rest is "
+                              f"in {left} and is written the next time runwatch opens this store.")
+        if not (quiet or self._settings.silent):
+            print(f"runwatch: run {self._name} ({self.id}) {state}; {self._step} steps. "
+                  f"View it with `runwatch ui` (store: {self._settings.dir}).", file=sys.stderr)
+        self._warner.raise_pending()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        self.mark_exit(exc_type, exc, tb)
+        self.finish()
+        return False
+
+    def __repr__(self) -> str:
+        return f"<runwatch.Run {self.path} name={self._name!r}>"

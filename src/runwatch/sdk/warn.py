@@ -1,0 +1,45 @@
+"""Warnings that never stop training: one per cause, counted, or raised under strict mode."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import Counter
+
+from runwatch.errors import RunwatchError, RunwatchWarning
+
+
+class Warner:
+    """Emits each distinct warning once and counts every occurrence.
+
+    Under ``strict`` a warning raised on the training thread becomes an exception
+    at once; one raised on the writer thread is kept and raised by the next
+    ``flush()`` or ``finish()``.
+    """
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.counts: Counter[str] = Counter()
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+        self.pending_error: RunwatchError | None = None
+
+    def warn(self, cause: str, message: str, *, background: bool = False) -> None:
+        with self._lock:
+            self.counts[cause] += 1
+            first = cause not in self._seen
+            self._seen.add(cause)
+        if self.strict:
+            err = RunwatchError(message)
+            if background:
+                if self.pending_error is None:
+                    self.pending_error = err
+                return
+            raise err
+        if first:
+            warnings.warn(message, RunwatchWarning, stacklevel=3)
+
+    def raise_pending(self) -> None:
+        err, self.pending_error = self.pending_error, None
+        if err is not None:
+            raise err

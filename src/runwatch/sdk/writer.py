@@ -1,0 +1,179 @@
+"""The writer: turns the run's queue into batches and delivers them to the sink.
+
+Two daemon threads, so a slow store never stalls batching:
+
+- the *batcher* wakes every ``flush_interval`` (or when ``log()`` reports a full
+  queue), drains the queue into a :class:`Batch` and puts it in the outbox;
+- the *sender* applies outbox batches to the sink in order, retrying failures
+  with backoff. Batches it cannot deliver wait in memory, then on disk.
+
+Nothing here raises into the training loop: failures become one warning each
+and a counter in :attr:`Writer.stats`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from pathlib import Path
+from typing import Any
+
+from runwatch.errors import SeqGapError
+from runwatch.sdk.batcher import Batcher
+from runwatch.sdk.outbox import Outbox, replay_orphans
+from runwatch.sdk.sinks import Sink
+from runwatch.sdk.warn import Warner
+
+# Rows drained into one batch at most, so one batch stays a few MB.
+_MAX_POINTS_PER_BATCH = 400_000
+
+
+class Writer:
+    def __init__(self, queue: deque[Any], batcher: Batcher, sink: Sink, warner: Warner, *,
+                 spill_dir: Path, name: str, flush_interval: float, heartbeat_interval: float,
+                 memory_limit: int, first_seq: int = 0) -> None:
+        self.queue = queue
+        self.batcher = batcher
+        self.sink = sink
+        self.warner = warner
+        self.flush_interval = flush_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.outbox = Outbox(spill_dir, name, memory_limit)
+        self.spill_dir = spill_dir
+        self.lock = threading.RLock()
+        self.stats: Counter[str] = Counter()
+        self._seq = first_seq
+        self._last_batch_at = 0.0
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._sender_stop = threading.Event()
+        self._batch_thread = threading.Thread(target=self._batch_loop, name="runwatch-batcher",
+                                              daemon=True)
+        self._send_thread = threading.Thread(target=self._send_loop, name="runwatch-sender",
+                                             daemon=True)
+
+    def start(self) -> None:
+        self._batch_thread.start()
+        self._send_thread.start()
+
+    # -- batching --
+    def _batch_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                self.flush_queue()
+            except Exception as exc:  # noqa: BLE001 - never let the thread die silently
+                self.stats["batch_failures"] += 1
+                self.warner.warn("batcher", f"runwatch's writer failed to batch data: {exc!r}. "
+                                 "Data logged afterwards is still written.", background=True)
+        self.flush_queue(force=True)
+
+    def drain(self) -> None:
+        """Move everything queued into the batcher (caller holds the lock)."""
+        q, add = self.queue, self.batcher.add
+        batcher = self.batcher
+        while True:
+            try:
+                item = q.popleft()
+            except IndexError:
+                return
+            add(item)
+            if batcher.points >= _MAX_POINTS_PER_BATCH:
+                self._emit(time.time())
+
+    def flush_queue(self, force: bool = False) -> None:
+        with self.lock:
+            self.drain()
+            now = time.time()
+            heartbeat = now - self._last_batch_at >= self.heartbeat_interval
+            if force or heartbeat or not self.batcher.empty():
+                if not self.batcher.empty() or heartbeat:
+                    self._emit(now)
+
+    def _emit(self, now: float) -> None:
+        batch = self.batcher.take(self._seq, now)
+        self._seq += 1
+        self._last_batch_at = now
+        self.stats["batches"] += 1
+        self.outbox.put(batch)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def sync_summary(self) -> None:
+        """Fold queued rows into the summary now (for a read on the training thread)."""
+        with self.lock:
+            self.drain()
+            self.batcher.fold_summary()
+
+    # -- sending --
+    def _send_loop(self) -> None:
+        try:
+            replayed = replay_orphans(self.spill_dir, self.sink.apply)
+            self.stats["replayed_batches"] += replayed
+        except Exception as exc:  # noqa: BLE001
+            self.warner.warn("replay", f"runwatch could not replay spill files in "
+                             f"{self.spill_dir}: {exc!r}. They are kept for the next try.",
+                             background=True)
+        backoff = 0.05
+        while True:
+            batch = self.outbox.peek(timeout=0.2)
+            if batch is None:
+                if self._sender_stop.is_set():
+                    return
+                continue
+            try:
+                self.sink.apply(batch)
+            except SeqGapError as exc:
+                self.stats["write_failures"] += 1
+                self.warner.warn("seq-gap", f"runwatch: {exc}", background=True)
+                if self._sender_stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, 2.0)
+                continue
+            except Exception as exc:  # noqa: BLE001 - retried; the batch is kept
+                self.stats["write_failures"] += 1
+                self.warner.warn(
+                    "store-write",
+                    f"runwatch could not write to {self.sink.description}: {exc!r}. Retrying; "
+                    "nothing is lost (batches wait in memory, then on disk in "
+                    f"{self.spill_dir}).", background=True)
+                if self._sender_stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.05
+            self.outbox.ack()
+            self.stats["batches_written"] += 1
+
+    # -- shutdown --
+    def flush(self, timeout: float) -> bool:
+        """Write out everything queued so far; True if it all reached the sink in time."""
+        self.flush_queue()
+        return self.outbox.wait_empty(timeout)
+
+    def close(self, timeout: float) -> Path | None:
+        """Stop both threads; returns the spill file left behind if the sink was too slow."""
+        self._stopping.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        self._batch_thread.join(max(deadline - time.monotonic(), 0.1))
+        if self._batch_thread.is_alive():
+            # Batcher stuck (should not happen): batch what is queued ourselves.
+            self.flush_queue(force=True)
+        self.outbox.wait_empty(max(deadline - time.monotonic(), 0.0))
+        self._sender_stop.set()
+        self._send_thread.join(max(deadline - time.monotonic(), 0.5))
+        self.stats["spilled_batches"] = self.outbox.spilled_total
+        left = None
+        if self.outbox.pending():
+            left = self.outbox.persist()
+        else:
+            self.outbox.close()
+        try:
+            self.sink.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+        return left

@@ -1,0 +1,151 @@
+"""The one table of settings: name, default, environment variable, help.
+
+Settings are resolved once (at ``init()``) into a frozen :class:`Settings` object
+and passed down; nothing else reads the environment. ``docs/settings.md`` is
+checked against this table by a contract test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runwatch.errors import UsageError
+
+MODES = ("online", "offline", "disabled")
+
+
+def _default_dir() -> str:
+    return str(Path.home() / ".runwatch")
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(f"{name}={raw!r} is not a boolean; use 1/0, true/false, yes/no or on/off.")
+
+
+def _parse_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a number of seconds.") from None
+    if not value > 0:
+        raise UsageError(f"{name}={raw!r} must be greater than 0.")
+    return value
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a whole number.") from None
+    if value <= 0:
+        raise UsageError(f"{name}={raw!r} must be greater than 0.")
+    return value
+
+
+def _parse_mode(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value in ("dryrun",):
+        value = "offline"
+    if value not in MODES:
+        raise UsageError(f"{name}={raw!r} is not a mode; use one of {', '.join(MODES)}.")
+    return value
+
+
+def _parse_str(name: str, raw: str) -> str:
+    return raw
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    env: str
+    parse: Callable[[str, str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("dir", None, "RUNWATCH_DIR", _parse_str,
+            "Folder of the embedded store (runwatch.db) and its blobs. Default: ~/.runwatch."),
+    Setting("mode", "online", "RUNWATCH_MODE", _parse_mode,
+            "online (write to the store), offline (same, no server) or disabled (every call a no-op)."),
+    Setting("strict", False, "RUNWATCH_STRICT", _parse_bool,
+            "Turn runwatch's warnings (bad values, background failures) into exceptions. For tests."),
+    Setting("silent", False, "RUNWATCH_SILENT", _parse_bool,
+            "Print nothing at init and finish (warnings still go through the warnings module)."),
+    Setting("flush_interval", 0.5, "RUNWATCH_FLUSH_INTERVAL", _parse_float,
+            "Seconds between writer flushes; data is committed at least this often (at most 1 s)."),
+    Setting("queue_limit", 200_000, "RUNWATCH_QUEUE_LIMIT", _parse_int,
+            "Logged rows buffered before log() waits for the writer to catch up."),
+    Setting("memory_limit_mb", 64, "RUNWATCH_MEMORY_LIMIT_MB", _parse_int,
+            "Encoded batches kept in memory while the store is slow; beyond this they spill to disk."),
+    Setting("heartbeat_interval", 10.0, "RUNWATCH_HEARTBEAT_INTERVAL", _parse_float,
+            "Seconds between heartbeats of a running run."),
+    Setting("heartbeat_timeout", 120.0, "RUNWATCH_HEARTBEAT_TIMEOUT", _parse_float,
+            "A running run on another host whose heartbeat is older than this reads as crashed."),
+    Setting("finish_timeout", 60.0, "RUNWATCH_FINISH_TIMEOUT", _parse_float,
+            "Longest finish() waits for the store; what is left stays in the spill file, never lost."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    dir: str
+    mode: str = "online"
+    strict: bool = False
+    silent: bool = False
+    flush_interval: float = 0.5
+    queue_limit: int = 200_000
+    memory_limit_mb: int = 64
+    heartbeat_interval: float = 10.0
+    heartbeat_timeout: float = 120.0
+    finish_timeout: float = 60.0
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.dir) / "runwatch.db"
+
+    @property
+    def store_url(self) -> str:
+        return f"sqlite:///{self.db_path}"
+
+    @property
+    def spill_dir(self) -> Path:
+        return Path(self.dir) / "spill"
+
+
+def resolve(overrides: Mapping[str, Any] | None = None,
+            environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from (in rising priority) defaults, the environment, explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.env)
+        if raw is not None and raw != "":
+            values[setting.name] = setting.parse(setting.env, raw)
+        else:
+            values[setting.name] = setting.default
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name not in _BY_NAME:
+            raise UsageError(f"Unknown setting {name!r}; known settings: {', '.join(_BY_NAME)}.")
+        if name == "mode":
+            value = _parse_mode("mode", str(value))
+        values[name] = value
+    if not values["dir"]:
+        values["dir"] = _default_dir()
+    values["dir"] = str(Path(values["dir"]).expanduser())
+    values["flush_interval"] = min(float(values["flush_interval"]), 1.0)
+    return Settings(**values)

@@ -1,0 +1,140 @@
+"""Opening a store: the engine, SQLite's pragmas, and migrations on first use.
+
+SQLite runs in WAL mode so readers never block the writer; write transactions
+start with ``BEGIN IMMEDIATE`` so that many processes queue on the busy timeout
+instead of failing with "database is locked" when a read lock is upgraded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from runwatch.errors import StoreError
+
+HEAD_REVISION = "0001"
+BUSY_TIMEOUT_MS = 120_000
+WRITE_OPTION = "runwatch_write"
+
+
+def _sqlite_path(url: sa.URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def create_store_engine(url: str) -> Engine:
+    parsed = sa.make_url(url)
+    path = _sqlite_path(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot create the store folder {str(path.parent)!r}: {exc}. "
+                    "Set RUNWATCH_DIR to a writable folder."
+                ) from exc
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def current_revision(conn: Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    path = _sqlite_path(engine.url)
+    if path is not None:
+        with open(str(path) + ".migrate-lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    elif engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(727274)"))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(727274)"))
+                conn.commit()
+    else:
+        yield
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Bring the store to the head revision; cheap when it is already there."""
+    with engine.connect() as conn:
+        if current_revision(conn) == HEAD_REVISION:
+            return
+    with _migration_lock(engine):
+        with engine.connect() as conn:
+            if current_revision(conn) == HEAD_REVISION:
+                return
+        upgrade(engine)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def describe(url: str) -> str:
+    """The store's location for messages, without a password."""
+    parsed = sa.make_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+def sqlite_file_size(engine: Engine) -> int:
+    path = _sqlite_path(engine.url)
+    if path is None:
+        return 0
+    total = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(FileNotFoundError):
+            total += os.path.getsize(str(path) + suffix)
+    return total

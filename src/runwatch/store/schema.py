@@ -1,0 +1,108 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations create and change them.
+
+Metric history is columnar: ``metric_chunks`` holds the numeric points of one
+(run, key) as packed arrays with their count and bounds, so a chart reads a few
+rows, not a million. ``history_values`` holds the rare non-numeric points.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Points per chunk: large enough that a 1M-point series is ~250 rows, small enough
+# that re-encoding the open chunk on every flush stays cheap.
+CHUNK_POINTS = 4096
+MAX_KEY_LENGTH = 512
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("entity", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("notes", Text, nullable=True),
+    Column("run_group", String(128), nullable=True),
+    Column("job_type", String(128), nullable=True),
+    Column("tags", Text, nullable=False, server_default="[]"),
+    Column("config", Text, nullable=False, server_default="{}"),
+    Column("summary", Text, nullable=False, server_default="{}"),
+    Column("metrics", Text, nullable=False, server_default="[]"),
+    Column("meta", Text, nullable=False, server_default="{}"),
+    Column("host", String(255), nullable=False, server_default=""),
+    Column("pid", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("traceback", Text, nullable=True),
+    Column("last_seq", BigInteger, nullable=False, server_default="-1"),
+    Column("last_step", BigInteger, nullable=True),
+    UniqueConstraint("project_id", "run_id", name="uq_runs_project_run"),
+)
+Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at)
+
+metric_keys = Table(
+    "metric_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=False),
+    Column("key", String(MAX_KEY_LENGTH), nullable=False),
+    Column("points", BigInteger, nullable=False, server_default="0"),
+    Column("chunks", Integer, nullable=False, server_default="0"),
+    Column("tail", Integer, nullable=False, server_default="0"),
+    Column("values_count", BigInteger, nullable=False, server_default="0"),
+    Column("last_step", BigInteger, nullable=True),
+    UniqueConstraint("run_pk", "key", name="uq_metric_keys_run_key"),
+)
+
+metric_chunks = Table(
+    "metric_chunks",
+    metadata,
+    Column("key_id", Integer, ForeignKey("metric_keys.id"), primary_key=True),
+    Column("chunk_no", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("step_min", BigInteger, nullable=False),
+    Column("step_max", BigInteger, nullable=False),
+    Column("vmin", Float, nullable=True),
+    Column("vmax", Float, nullable=True),
+    Column("codec", String(8), nullable=False),
+    Column("steps", LargeBinary, nullable=False),
+    Column("times", LargeBinary, nullable=False),
+    Column("vals", LargeBinary, nullable=False),
+)
+
+history_values = Table(
+    "history_values",
+    metadata,
+    Column("key_id", Integer, ForeignKey("metric_keys.id"), primary_key=True),
+    Column("step", BigInteger, primary_key=True),
+    Column("time", Float, nullable=False),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,290 @@
+"""``write_batch``: the only way anything enters the store.
+
+One call applies one :class:`~runwatch.records.Batch` inside the caller's
+transaction. Batches of a run are applied in ``seq`` order: a batch at or below
+the run's ``last_seq`` was applied before and is skipped, so retries and
+replays never duplicate a point; a batch beyond ``last_seq + 1`` means one went
+missing and is refused with :class:`SeqGapError` so the sender resends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from runwatch import jsonvalue
+from runwatch.errors import SeqGapError, StoreError
+from runwatch.records import RUNNING, Batch, MetricDef, Series, ValueSeries
+from runwatch.store import chunks
+from runwatch.store.schema import (
+    CHUNK_POINTS,
+    history_values,
+    metric_chunks,
+    metric_keys,
+    projects,
+    runs,
+)
+
+_IN_CHUNK = 500  # bound parameters per IN (...) list
+
+
+def _batched(items: list[Any], size: int = _IN_CHUNK) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _project_id(conn: Connection, name: str, entity: str | None, now: float) -> int:
+    found = conn.execute(sa.select(projects.c.id).where(projects.c.name == name)).scalar()
+    if found is not None:
+        return int(found)
+    stmt = _insert(conn, projects).values(name=name, entity=entity, created_at=now)
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+    return int(conn.execute(sa.select(projects.c.id).where(projects.c.name == name)).scalar_one())
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def write_batch(conn: Connection, batch: Batch) -> bool:
+    """Apply ``batch``; returns False when it was already applied (a no-op)."""
+    now = batch.sent_at
+    row = conn.execute(
+        sa.select(runs.c.pk, runs.c.last_seq, runs.c.state)
+        .join(projects, projects.c.id == runs.c.project_id)
+        .where(projects.c.name == batch.project, runs.c.run_id == batch.run_id)
+        .with_for_update(of=runs)
+    ).first()
+    if row is None:
+        if batch.start is None:
+            raise SeqGapError(
+                f"Batch {batch.seq} of run {batch.project}/{batch.run_id} arrived before the run "
+                "was started; resend from seq 0."
+            )
+        run_pk = _create_run(conn, batch)
+        last_seq = -1
+    else:
+        run_pk, last_seq = int(row.pk), int(row.last_seq)
+        if batch.seq <= last_seq:
+            return False
+    if batch.seq > last_seq + 1:
+        raise SeqGapError(
+            f"Batch {batch.seq} of run {batch.project}/{batch.run_id} arrived but the store has "
+            f"only up to {last_seq}; resend from {last_seq + 1}."
+        )
+
+    values: dict[str, Any] = {"last_seq": batch.seq, "heartbeat_at": now, "updated_at": now}
+    if batch.start is not None and row is not None:
+        # A resumed run comes back to life under its new process.
+        start = batch.start
+        values.update(state=RUNNING, host=start.host, pid=start.pid, finished_at=None,
+                      exit_code=None, traceback=None)
+        if start.tags:
+            values["tags"] = jsonvalue.dumps(start.tags)
+        for field, column in (("notes", "notes"), ("group", "run_group"), ("job_type", "job_type")):
+            if getattr(start, field) is not None:
+                values[column] = getattr(start, field)
+    if batch.update is not None:
+        upd = batch.update
+        for field, column in (("name", "name"), ("notes", "notes"), ("group", "run_group"),
+                              ("job_type", "job_type")):
+            if getattr(upd, field) is not None:
+                values[column] = getattr(upd, field)
+        if upd.tags is not None:
+            values["tags"] = jsonvalue.dumps(upd.tags)
+
+    if batch.config or batch.config_delete or batch.summary or batch.summary_delete or batch.metrics:
+        current = conn.execute(
+            sa.select(runs.c.config, runs.c.summary, runs.c.metrics).where(runs.c.pk == run_pk)
+        ).one()
+        if batch.config or batch.config_delete:
+            values["config"] = _merge_json(current.config, batch.config, batch.config_delete)
+        if batch.summary or batch.summary_delete:
+            values["summary"] = _merge_json(current.summary, batch.summary, batch.summary_delete)
+        if batch.metrics:
+            values["metrics"] = _merge_metrics(current.metrics, batch.metrics)
+
+    last_step = _write_points(conn, run_pk, batch.series, batch.values)
+    if last_step is not None:
+        values["last_step"] = sa.case(
+            (runs.c.last_step.is_(None), last_step),
+            (runs.c.last_step < last_step, last_step),
+            else_=runs.c.last_step,
+        )
+
+    if batch.state is not None:
+        st = batch.state
+        values["state"] = st.state
+        if st.state != RUNNING:
+            values["finished_at"] = st.at
+        values["exit_code"] = st.exit_code
+        values["traceback"] = st.traceback
+    conn.execute(sa.update(runs).where(runs.c.pk == run_pk).values(**values))
+    return True
+
+
+def _create_run(conn: Connection, batch: Batch) -> int:
+    start = batch.start
+    assert start is not None
+    project_id = _project_id(conn, batch.project, start.entity, start.created_at)
+    result = conn.execute(
+        sa.insert(runs).values(
+            project_id=project_id,
+            run_id=batch.run_id,
+            name=start.name,
+            state=RUNNING,
+            notes=start.notes,
+            run_group=start.group,
+            job_type=start.job_type,
+            tags=jsonvalue.dumps(start.tags),
+            meta=jsonvalue.dumps(start.metadata),
+            host=start.host,
+            pid=start.pid,
+            created_at=start.created_at,
+            updated_at=batch.sent_at,
+            heartbeat_at=batch.sent_at,
+        )
+    )
+    pk = result.inserted_primary_key
+    if pk is None or pk[0] is None:
+        raise StoreError(f"Could not create run {batch.project}/{batch.run_id}.")
+    return int(pk[0])
+
+
+def _merge_json(current: str, changes: dict[str, str], deletes: list[str]) -> str:
+    merged = jsonvalue.loads(current) if current else {}
+    for key in deletes:
+        merged.pop(key, None)
+    for key, text in changes.items():
+        merged[key] = jsonvalue.loads(text)
+    return jsonvalue.dumps(merged)
+
+
+def _merge_metrics(current: str, defs: list[MetricDef]) -> str:
+    existing = {d["name"]: d for d in (jsonvalue.loads(current) if current else [])}
+    for d in defs:
+        entry = {k: v for k, v in (("name", d.name), ("step_metric", d.step_metric),
+                                   ("summary", d.summary), ("hidden", d.hidden),
+                                   ("goal", d.goal)) if v is not None}
+        existing[d.name] = {**existing.get(d.name, {}), **entry}
+    return jsonvalue.dumps(list(existing.values()))
+
+
+def _key_ids(conn: Connection, run_pk: int, keys: list[str]) -> dict[str, Any]:
+    """Rows of ``metric_keys`` for ``keys``, creating the missing ones."""
+    found: dict[str, Any] = {}
+    cols = (metric_keys.c.id, metric_keys.c.key, metric_keys.c.points, metric_keys.c.chunks,
+            metric_keys.c.tail, metric_keys.c.values_count, metric_keys.c.last_step)
+    for part in _batched(keys):
+        for r in conn.execute(sa.select(*cols).where(metric_keys.c.run_pk == run_pk,
+                                                     metric_keys.c.key.in_(part))):
+            found[r.key] = r
+    missing = [k for k in keys if k not in found]
+    if missing:
+        conn.execute(sa.insert(metric_keys), [{"run_pk": run_pk, "key": k} for k in missing])
+        for part in _batched(missing):
+            for r in conn.execute(sa.select(*cols).where(metric_keys.c.run_pk == run_pk,
+                                                         metric_keys.c.key.in_(part))):
+                found[r.key] = r
+    return found
+
+
+def _columns(series: Series) -> chunks.Columns:
+    vals = series.values
+    if all(type(v) is int for v in vals) and all(-(2**63) <= v < 2**63 for v in vals):
+        values = np.array(vals, dtype=np.int64)
+    else:
+        values = np.array(vals, dtype=np.float64)
+    return chunks.Columns(
+        np.array(series.steps, dtype=np.int64),
+        np.array(series.times, dtype=np.float64),
+        values,
+    )
+
+
+def _write_points(conn: Connection, run_pk: int, series: list[Series],
+                  values: list[ValueSeries]) -> int | None:
+    if not series and not values:
+        return None
+    keys = list(dict.fromkeys([s.key for s in series] + [v.key for v in values]))
+    key_rows = _key_ids(conn, run_pk, keys)
+    last_step: int | None = None
+    key_updates: dict[int, dict[str, Any]] = {}
+
+    # Open (not full) tail chunks of the keys we append to, read in one go.
+    open_ids = [key_rows[s.key].id for s in series
+                if key_rows[s.key].chunks and key_rows[s.key].tail < CHUNK_POINTS]
+    open_chunks: dict[int, chunks.Columns] = {}
+    for part in _batched(open_ids):
+        rows = conn.execute(
+            sa.select(metric_chunks.c.key_id, metric_chunks.c.codec, metric_chunks.c.steps,
+                      metric_chunks.c.times, metric_chunks.c.vals)
+            .join(metric_keys, sa.and_(metric_keys.c.id == metric_chunks.c.key_id,
+                                       metric_chunks.c.chunk_no == metric_keys.c.chunks - 1))
+            .where(metric_chunks.c.key_id.in_(part))
+        )
+        for r in rows:
+            open_chunks[r.key_id] = chunks.unpack(r.codec, r.steps, r.times, r.vals)
+
+    inserts: list[dict[str, Any]] = []
+    for s in series:
+        if not s.steps:
+            continue
+        krow = key_rows[s.key]
+        new = _columns(s)
+        n_chunks, tail = int(krow.chunks), int(krow.tail)
+        chunk_no = n_chunks
+        if krow.id in open_chunks:
+            new = chunks.Columns.concat([open_chunks[krow.id], new])
+            chunk_no = n_chunks - 1
+            conn.execute(sa.delete(metric_chunks).where(metric_chunks.c.key_id == krow.id,
+                                                        metric_chunks.c.chunk_no == chunk_no))
+        for start in range(0, len(new), CHUNK_POINTS):
+            part = new.slice(start, start + CHUNK_POINTS)
+            packed = chunks.pack(part)
+            inserts.append({"key_id": krow.id, "chunk_no": chunk_no, **packed.__dict__})
+            chunk_no += 1
+            tail = len(part)
+        upd = key_updates.setdefault(krow.id, {})
+        upd.update(points=int(krow.points) + len(s.steps), chunks=chunk_no, tail=tail)
+        step = int(s.steps[-1])
+        upd["last_step"] = _max(krow.last_step, step)
+        last_step = _max(last_step, step)
+    if inserts:
+        conn.execute(sa.insert(metric_chunks), inserts)
+
+    value_rows: list[dict[str, Any]] = []
+    for v in values:
+        krow = key_rows[v.key]
+        for step, t, text in zip(v.steps, v.times, v.values):
+            value_rows.append({"key_id": krow.id, "step": step, "time": t, "value": text})
+        if v.steps:
+            upd = key_updates.setdefault(krow.id, {})
+            upd["values_count"] = int(krow.values_count) + len(v.steps)
+            step = int(v.steps[-1])
+            upd["last_step"] = _max(upd.get("last_step", krow.last_step), step)
+            last_step = _max(last_step, step)
+    if value_rows:
+        stmt = _insert(conn, history_values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key_id", "step"],
+            set_={"value": stmt.excluded.value, "time": stmt.excluded.time},
+        )
+        conn.execute(stmt, value_rows)
+
+    for key_id, upd in key_updates.items():
+        conn.execute(sa.update(metric_keys).where(metric_keys.c.id == key_id).values(**upd))
+    return last_step
+
+
+def _max(a: int | None, b: int) -> int:
+    return b if a is None or b > a else int(a)
+

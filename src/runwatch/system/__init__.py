@@ -1,0 +1,1 @@
+"""What runwatch records about a run without being asked: its environment."""
