@@ -1,0 +1,93 @@
+"""The ``runwatch`` command. Thin: parse, call the library, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from runwatch import __version__
+
+
+def _api(store_dir: str | None) -> Any:
+    from runwatch.api import Api
+
+    return Api(dir=store_dir)
+
+
+store_option = click.option(
+    "--dir", "store_dir", envvar="RUNWATCH_DIR", default=None, metavar="PATH",
+    help="Folder of the store (default: $RUNWATCH_DIR, else ~/.runwatch).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runwatch")
+def main() -> None:
+    """runwatch: a training monitor that needs no account.
+
+    Log with `import runwatch as wandb`; look with these commands.
+    """
+
+
+@main.command()
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def projects(store_dir: str | None, as_json: bool) -> None:
+    """List projects with their run counts."""
+    rows = [{"name": p.name, "runs": p.run_count, "running": p.running_count,
+             "last_activity": p.last_activity} for p in _api(store_dir).projects()]
+    _print(rows, as_json, ("name", "runs", "running", "last_activity"))
+
+
+@main.command()
+@click.argument("project")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs(project: str, store_dir: str | None, as_json: bool) -> None:
+    """List the runs of PROJECT."""
+    from runwatch.errors import RunwatchError
+
+    try:
+        found = _api(store_dir).runs(project)
+    except RunwatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = [{"id": r.id, "name": r.name, "state": r.state, "created_at": r.created_at,
+             "steps": (r.last_step + 1) if r.last_step is not None else 0,
+             "tags": ",".join(r.tags)} for r in found]
+    _print(rows, as_json, ("id", "name", "state", "created_at", "steps", "tags"))
+
+
+@main.command()
+@click.argument("path")
+@store_option
+def show(path: str, store_dir: str | None) -> None:
+    """Print one run (PROJECT/RUN_ID) as JSON: fields, config and summary."""
+    from runwatch import jsonvalue
+    from runwatch.errors import RunwatchError
+
+    try:
+        run = _api(store_dir).run(path)
+    except RunwatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    out = {"id": run.id, "name": run.name, "project": run.project, "state": run.state,
+           "created_at": run.created_at, "heartbeat_at": run.heartbeat_at, "tags": run.tags,
+           "notes": run.notes, "group": run.group, "job_type": run.job_type,
+           "config": run.config, "summary": run.summary, "metadata": run.metadata}
+    if run.traceback:
+        out["traceback"] = run.traceback
+    click.echo(json.dumps(jsonvalue.to_jsonable(out), indent=2))
+
+
+def _print(rows: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...]) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    Console(file=sys.stdout).print(table)
