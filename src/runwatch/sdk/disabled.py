@@ -39,6 +39,7 @@ class DisabledRun:
         if config:
             self.config.update(config, allow_val_change=True)
         self.summary = Summary(SummaryTracker(MetricRegistry()), None)
+        self._on_finish: list[Any] = []
 
     def log(self, data: Any, step: Any = None, commit: Any = None) -> None:
         return None
@@ -56,7 +57,10 @@ class DisabledRun:
         return None
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
-        self.finished = True
+        if not self.finished:
+            self.finished = True
+            for callback in self._on_finish:
+                callback(self)
 
     def __enter__(self) -> DisabledRun:
         return self

@@ -131,7 +131,8 @@ def init(
 
     if resolved.mode == "disabled":
         run: Any = DisabledRun(project, name, id or names.new_run_id(), cfg)
-        if policy != "create_new":
+        run._on_finish.append(_on_finish)
+        if policy != "create_new" or _package().run is None:
             _set_current(run)
         return run
 
