@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from tests.integration._helpers import scan, spawn, stored_run, user_items
 
 PRINT_EVERY = 20
@@ -85,6 +87,7 @@ def test_kill_9_leaves_committed_prefix_and_crashed_state(store_dir: Path) -> No
     # of logging at the child's own measured rate, plus one progress report.
     behind = last_reported - n
     allowed = rate * 1.5 + PRINT_EVERY
+    print(f"lag: {behind} steps = {behind / rate:.3f} s at {rate:.0f} steps/s")
     assert behind <= allowed, (
         f"stored up to step {n} but the child had reported {last_reported} "
         f"({behind} steps = {behind / rate:.2f} s of logging behind; allowed {allowed:.0f})")
@@ -95,15 +98,11 @@ def test_killed_but_unreaped_child_reads_crashed(store_dir: Path) -> None:
     (a zombie); a reader on the same host must not report the run as ``running``."""
     proc, thread, _reports = _run_and_kill(1.0, reap=False)
     try:
+        # Wait for the kernel to make it a zombie, without reaping it (no poll()/wait()).
         deadline = time.monotonic() + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            # poll() reaps; wait for the kernel to make it a zombie without reaping it.
-            import psutil
-
-            if psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE:
-                break
+        while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "SIGKILLed child never died"
             time.sleep(0.01)
-        assert proc.returncode is None, "child was reaped too early for this test"
         assert stored_run(store_dir, "crash/victim").state == "crashed"
     finally:
         proc.wait(timeout=30)

@@ -145,6 +145,11 @@ class Outbox:
             self._reader = None
         self._spill.truncate(0)
 
+    def wake(self) -> None:
+        """Release a consumer waiting in :meth:`peek` (at shutdown)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def pending(self) -> int:
         with self._cond:
             return len(self._mem) + self._spill_pending

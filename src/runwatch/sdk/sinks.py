@@ -10,6 +10,8 @@ from runwatch.records import Batch
 class Sink(Protocol):
     description: str
 
+    def open(self) -> None: ...
+
     def apply(self, batch: Batch) -> bool: ...
 
     def close(self) -> None: ...
@@ -23,6 +25,9 @@ class LocalSink:
         self.url = url
         self.description = f"the store at {url.removeprefix('sqlite:///')}"
         self._store = None
+
+    def open(self) -> None:
+        self._open()
 
     def _open(self):  # noqa: ANN202 - Store is imported lazily
         if self._store is None:

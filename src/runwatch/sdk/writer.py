@@ -62,13 +62,16 @@ class Writer:
         while not self._stopping.is_set():
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            try:
-                self.flush_queue()
-            except Exception as exc:  # noqa: BLE001 - never let the thread die silently
-                self.stats["batch_failures"] += 1
-                self.warner.warn("batcher", f"runwatch's writer failed to batch data: {exc!r}. "
-                                 "Data logged afterwards is still written.", background=True)
-        self.flush_queue(force=True)
+            self._safe_flush(force=False)
+        self._safe_flush(force=True)
+
+    def _safe_flush(self, force: bool) -> None:
+        try:
+            self.flush_queue(force=force)
+        except Exception as exc:  # noqa: BLE001 - never let the thread die silently
+            self.stats["batch_failures"] += 1
+            self.warner.warn("batcher", f"runwatch's writer failed to batch data: {exc!r}. "
+                             "Data logged afterwards is still written.", background=True)
 
     def drain(self) -> None:
         """Move everything queued into the batcher (caller holds the lock)."""
@@ -111,6 +114,8 @@ class Writer:
     # -- sending --
     def _send_loop(self) -> None:
         try:
+            # Open the store while training runs, not when the first batch is due.
+            self.sink.open()
             replayed = replay_orphans(self.spill_dir, self.sink.apply)
             self.stats["replayed_batches"] += replayed
         except Exception as exc:  # noqa: BLE001
@@ -165,6 +170,7 @@ class Writer:
             self.flush_queue(force=True)
         self.outbox.wait_empty(max(deadline - time.monotonic(), 0.0))
         self._sender_stop.set()
+        self.outbox.wake()
         self._send_thread.join(max(deadline - time.monotonic(), 0.5))
         self.stats["spilled_batches"] = self.outbox.spilled_total
         left = None
