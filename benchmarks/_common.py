@@ -27,7 +27,6 @@ RESULTS = HERE / "results"
 # values are the worst case for the store's value compression (nothing to deflate),
 # so the bytes-per-point figure is an upper bound for real losses and metrics.
 KEYS = ("loss", "accuracy", "lr", "grad_norm", "throughput")
-STEP_EXPR = "{'loss': r(), 'accuracy': r(), 'lr': r(), 'grad_norm': r(), 'throughput': r()}"
 CONFIG = {"lr": 3e-4, "batch_size": 64, "model": "resnet50", "optimizer": {"name": "adam",
           "betas": [0.9, 0.999]}}
 

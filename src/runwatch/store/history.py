@@ -94,7 +94,8 @@ def _rows(steps: np.ndarray, columns: dict[str, KeyColumn], start_time: float,
                 dense = False
             cols.append(full.tolist())
         names.append(key)
-    runtime = (times - start_time).tolist()
+    # Times are kept to the microsecond, so a first row can land a hair before the start.
+    runtime = np.maximum(times - start_time, 0.0).tolist()
     head = [steps.tolist(), runtime, times.tolist()]
     if dense:
         for vals in zip(*head, *cols):

@@ -265,7 +265,9 @@ def _write_points(conn: Connection, run_pk: int, series: list[Series],
     for v in values:
         krow = key_rows[v.key]
         for step, t, text in zip(v.steps, v.times, v.values):
-            value_rows.append({"key_id": krow.id, "step": step, "time": t, "value": text})
+            # Microseconds, like the chunks, so a row's _timestamp is one value.
+            value_rows.append({"key_id": krow.id, "step": step, "time": round(t, 6),
+                               "value": text})
         if v.steps:
             upd = key_updates.setdefault(krow.id, {})
             upd["values_count"] = int(krow.values_count) + len(v.steps)
