@@ -160,3 +160,16 @@ def test_many_steps_arrive_in_order(api):
     got = rows(api, run)
     assert [r["_step"] for r in got] == list(range(20_000))
     assert all(r["i"] == r["_step"] and r["f"] == r["_step"] / 2 for r in got)
+
+
+def test_lower_step_warnings_stop_after_ten_but_are_counted():
+    run = runwatch.init(project="p")
+    run.log({"a": 1}, step=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for s in range(25):
+            run.log({"a": 2}, step=s)
+    shown = [w for w in caught if issubclass(w.category, RunwatchWarning)]
+    assert len(shown) == 10 and "not shown" in str(shown[-1].message)
+    assert run.stats["dropped_lower_steps"] == 25
+    run.finish()

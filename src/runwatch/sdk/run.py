@@ -131,10 +131,10 @@ class Run:
                 more = (" Further warnings of this kind are not shown."
                         if self._dropped_steps == _LOWER_STEP_WARNINGS else "")
                 self._warner.warn(
-                    f"lower-step:{step}",
+                    "lower-step",
                     f"Tried to log to step {step} that is less than the current step "
                     f"{self._step}. Steps must be monotonically increasing, so this data will be "
-                    f"ignored. See https://wandb.me/define-metric{more}")
+                    f"ignored. See https://wandb.me/define-metric{more}", every_time=True)
             return
         if step > self._step:
             if self._pending is not None:
@@ -149,7 +149,7 @@ class Run:
             return int(step)
         if isinstance(step, float) and step.is_integer() and step >= 0:
             return int(step)
-        self._warner.warn(f"bad-step:{step!r}",
+        self._warner.warn("bad-step",
                           f"runwatch.log: step={step!r} is not a whole number >= 0; the row is "
                           "logged at the next step instead.")
         return None

@@ -24,7 +24,10 @@ class Warner:
         self._lock = threading.Lock()
         self.pending_error: RunwatchError | None = None
 
-    def warn(self, cause: str, message: str, *, background: bool = False) -> None:
+    def warn(self, cause: str, message: str, *, background: bool = False,
+             every_time: bool = False) -> None:
+        """Count ``cause``; show ``message`` the first time (every time with ``every_time``)."""
+        cause = cause[:200]  # causes embed user keys; keep the bookkeeping small
         with self._lock:
             self.counts[cause] += 1
             first = cause not in self._seen
@@ -36,7 +39,7 @@ class Warner:
                     self.pending_error = err
                 return
             raise err
-        if first:
+        if first or every_time:
             warnings.warn(message, RunwatchWarning, stacklevel=3)
 
     def raise_pending(self) -> None:
