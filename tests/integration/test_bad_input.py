@@ -186,7 +186,7 @@ def test_lower_step_without_strict_warns_and_drops(store_dir: Path) -> None:
         run = runwatch.init(project="strict", id="lax")
         run.log({"a": 1.0}, step=5)
         run.log({"a": 2.0}, step=3)  # dropped with a warning, no exception
-        run.log({"a": 3.0})
+        run.log({"a": 3.0}, step=6)
         run.finish()
     assert len([m for m in _runwatch_warnings(caught) if "step 3" in m]) == 1
     rows = scan(store_dir, "strict/lax")

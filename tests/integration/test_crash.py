@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.integration._helpers import scan, spawn, stored_run, user_items
 
@@ -35,10 +36,12 @@ def _expected(step: int) -> dict[str, object]:
     return {"x": float(step), "sq": step * step, "tag": f"s{step}"}
 
 
-def _run_and_kill(seconds: float, reap: bool = True):
-    # Default flush interval (0.5 s): the promise under test is "committed at least once
-    # per second" with the settings a user gets, not the fast one the fixture sets.
-    proc = spawn(CHILD, drop=["RUNWATCH_FLUSH_INTERVAL"])
+def _run_and_kill(seconds: float, reap: bool = True, flush_interval: str | None = None):
+    # The promise under test is "committed at least once per second" with the settings a
+    # user gets (default flush interval 0.5 s, or any larger one, capped at 1 s), not the
+    # fast one the fixture sets.
+    env = {"RUNWATCH_FLUSH_INTERVAL": flush_interval} if flush_interval else None
+    proc = spawn(CHILD, drop=["RUNWATCH_FLUSH_INTERVAL"], env_extra=env)
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
     reports: list[tuple[int, float]] = []
 
@@ -62,8 +65,10 @@ def _run_and_kill(seconds: float, reap: bool = True):
     return proc, thread, reports
 
 
-def test_kill_9_leaves_committed_prefix_and_crashed_state(store_dir: Path) -> None:
-    _proc, _thread, reports = _run_and_kill(4.0)
+@pytest.mark.parametrize("flush_interval", [None, "30"], ids=["default", "capped"])
+def test_kill_9_leaves_committed_prefix_and_crashed_state(
+        store_dir: Path, flush_interval: str | None) -> None:
+    _proc, _thread, reports = _run_and_kill(4.0, flush_interval=flush_interval)
     last_reported, last_at = reports[-1]
     first_step, first_at = reports[0]
     assert last_reported >= 500, f"child logged too little to judge ({last_reported} steps)"
@@ -83,10 +88,11 @@ def test_kill_9_leaves_committed_prefix_and_crashed_state(store_dir: Path) -> No
         assert user_items(row) == _expected(row["_step"])
     assert run.last_step == n
 
-    # Committed at least once per second: at most ~1 s of logging is lost. Tolerance: 1.5 s
-    # of logging at the child's own measured rate, plus one progress report.
+    # Committed at least once per second: at most ~1 s of logging is lost. Tolerance: the
+    # promised 1 s plus 0.75 s of logging at the child's own measured rate, plus one
+    # progress report.
     behind = last_reported - n
-    allowed = rate * 1.5 + PRINT_EVERY
+    allowed = rate * 1.75 + PRINT_EVERY
     print(f"lag: {behind} steps = {behind / rate:.3f} s at {rate:.0f} steps/s")
     assert behind <= allowed, (
         f"stored up to step {n} but the child had reported {last_reported} "

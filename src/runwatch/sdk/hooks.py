@@ -4,6 +4,8 @@
   traceback (``killed`` for KeyboardInterrupt), then atexit finishes them;
 - SIGTERM: runs are marked ``killed`` and finished, then the previous handler
   (by default: die of SIGTERM) runs;
+- ``sys.exit(n)``: Python never shows SystemExit to the excepthook, so
+  ``sys.exit`` is wrapped (as wandb does) to note ``n``; non-zero means ``failed``;
 - normal exit: atexit finishes whatever is still running.
 A ``kill -9`` leaves the run ``running`` in the store; readers see ``crashed``.
 """
@@ -23,6 +25,7 @@ _active: weakref.WeakSet[Any] = weakref.WeakSet()
 _installed = False
 _previous_excepthook = sys.excepthook
 _previous_sigterm: Any = None
+_original_exit = sys.exit
 
 
 def track(run: Any) -> None:
@@ -42,6 +45,7 @@ def _install() -> None:
     atexit.register(_at_exit)
     _previous_excepthook = sys.excepthook
     sys.excepthook = _excepthook
+    sys.exit = _exit
     if threading.current_thread() is threading.main_thread():
         current = signal.getsignal(signal.SIGTERM)
         if current is not signal.SIG_IGN and current is not None:
@@ -54,6 +58,14 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException,
     for run in list(_active):
         run.mark_exit(exc_type, exc, tb)
     _previous_excepthook(exc_type, exc, tb)
+
+
+def _exit(code: Any = None) -> None:
+    if threading.current_thread() is threading.main_thread():  # elsewhere it ends a thread only
+        exc = SystemExit(code)
+        for run in list(_active):
+            run.mark_exit(SystemExit, exc, None)
+    _original_exit(code)
 
 
 def _at_exit() -> None:

@@ -21,7 +21,7 @@ from runwatch import settings as settings_mod
 from runwatch.errors import UsageError
 from runwatch.records import FINISHED, RunStart
 from runwatch.sdk import hooks, names
-from runwatch.sdk.config import as_mapping
+from runwatch.sdk.config import Config, as_mapping
 from runwatch.sdk.disabled import DisabledRun
 from runwatch.sdk.run import Run
 from runwatch.sdk.sinks import LocalSink
@@ -162,6 +162,12 @@ def init(
     resuming = existing is not None and resume in (True, "allow", "must", "auto")
     if run_id is None:
         run_id = names.new_run_id()
+
+    if resuming and cfg:
+        # Refuse a changed config before anything is started or sent for this run.
+        check = Config()
+        check.update(existing.config, allow_val_change=True)
+        check.update(cfg, allow_val_change=allow_val_change)
 
     now = time.time()
     meta = basic_metadata()

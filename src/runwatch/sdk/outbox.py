@@ -21,7 +21,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+import msgspec
+
 from runwatch import records
+from runwatch.errors import SeqGapError
 from runwatch.records import Batch
 
 _HEADER = struct.Struct("<II")  # payload length, crc32
@@ -207,11 +210,15 @@ class Outbox:
             self._spill = None
 
 
-def replay_orphans(spill_dir: Path, apply: Callable[[Batch], object]) -> int:
+def replay_orphans(spill_dir: Path, apply: Callable[[Batch], object],
+                   on_bad_file: Callable[[Path, Exception], None] | None = None) -> int:
     """Apply the batches of spill files whose writers died; returns batches applied.
 
     A file is deleted only after all of its batches were applied; ``apply`` skips
     the ones the store already has, so a replay interrupted halfway is safe to redo.
+    A file the store refuses (:class:`SeqGapError`: its first batches died with its
+    process) is renamed ``*.spill.bad`` and reported, so it never blocks the others.
+    Any other error (the store is away) stops the replay for a later try.
     """
     if not spill_dir.is_dir():
         return 0
@@ -228,8 +235,15 @@ def replay_orphans(spill_dir: Path, apply: Callable[[Batch], object]) -> int:
                 continue  # its writer is alive
             if not path.exists():
                 continue  # another replayer finished it while we waited
-            for batch in read_frames(fh):
-                apply(batch)
-                applied += 1
+            try:
+                for batch in read_frames(fh):
+                    apply(batch)
+                    applied += 1
+            except (SeqGapError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+                bad = path.with_suffix(".spill.bad")
+                os.replace(path, bad)
+                if on_bad_file is not None:
+                    on_bad_file(bad, exc)
+                continue
             path.unlink(missing_ok=True)
     return applied

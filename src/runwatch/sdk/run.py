@@ -39,7 +39,8 @@ class Run:
 
     __slots__ = (
         "_queue", "_step", "_pending", "_queue_limit", "_writer", "_warner", "_settings",
-        "_registry", "_tracker", "_dropped_steps", "_exit_state", "_traceback", "_on_finish",
+        "_registry", "_tracker", "_dropped_steps", "_exit_state", "_exit_code", "_traceback",
+        "_on_finish",
         "config", "summary", "id", "project", "entity", "_name", "_tags", "_notes", "_group",
         "_job_type", "start_time", "resumed", "__weakref__",
     )
@@ -60,6 +61,7 @@ class Run:
             self._tracker.seed(resumed_summary)
         self._dropped_steps = 0
         self._exit_state: str | None = None
+        self._exit_code: int | None = None
         self._traceback: str | None = None
         self._on_finish: list[Any] = []
         self.id = run_id
@@ -286,6 +288,7 @@ class Run:
             code = getattr(exc, "code", 0)
             if code not in (0, None):
                 self._exit_state = FAILED
+                self._exit_code = code if isinstance(code, int) else 1
         else:
             self._exit_state = FAILED
             self._traceback = "".join(tb_module.format_exception(exc_type, exc, tb))
@@ -303,6 +306,8 @@ class Run:
         if exit_code is not None and exit_code != 0 and state is None:
             state = FAILED
         state = state or FINISHED
+        if exit_code is None:
+            exit_code = self._exit_code
         if exit_code is None:
             exit_code = {FINISHED: 0, KILLED: 255}.get(state, 1)
         self._queue.append(("state", StateChange(state=state, at=_time(), exit_code=exit_code,

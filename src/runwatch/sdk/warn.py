@@ -40,7 +40,8 @@ class Warner:
                 return
             raise err
         if first or every_time:
-            warnings.warn(message, RunwatchWarning, stacklevel=3)
+            # On the writer thread there is no user frame to point at.
+            warnings.warn(message, RunwatchWarning, stacklevel=1 if background else 3)
 
     def raise_pending(self) -> None:
         err, self.pending_error = self.pending_error, None

@@ -59,9 +59,12 @@ class Writer:
 
     # -- batching --
     def _batch_loop(self) -> None:
+        due = time.monotonic() + self.flush_interval
         while not self._stopping.is_set():
-            self._wake.wait(self.flush_interval)
+            # A fixed schedule: a slow flush does not push the next one later.
+            self._wake.wait(max(due - time.monotonic(), 0.0))
             self._wake.clear()
+            due = max(due + self.flush_interval, time.monotonic())
             self._safe_flush(force=False)
         self._safe_flush(force=True)
 
@@ -116,7 +119,7 @@ class Writer:
         try:
             # Open the store while training runs, not when the first batch is due.
             self.sink.open()
-            replayed = replay_orphans(self.spill_dir, self.sink.apply)
+            replayed = replay_orphans(self.spill_dir, self.sink.apply, self._bad_spill)
             self.stats["replayed_batches"] += replayed
         except Exception as exc:  # noqa: BLE001
             self.warner.warn("replay", f"runwatch could not replay spill files in "
@@ -152,6 +155,13 @@ class Writer:
             backoff = 0.05
             self.outbox.ack()
             self.stats["batches_written"] += 1
+
+    def _bad_spill(self, path: Path, exc: Exception) -> None:
+        self.stats["bad_spill_files"] += 1
+        self.warner.warn(f"bad-spill:{path.name}", f"runwatch could not replay {path}: {exc} "
+                         "It was left by a process that died before its first batches were "
+                         "written; it is kept aside and the other spill files were replayed.",
+                         background=True)
 
     # -- shutdown --
     def flush(self, timeout: float) -> bool:

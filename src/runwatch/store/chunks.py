@@ -27,11 +27,16 @@ class Columns:
 
     @staticmethod
     def concat(parts: list[Columns]) -> Columns:
+        """One series from parts in step order. Mixed int and float parts become float64
+        when every int is exact as a float, else Python objects (nothing is rounded)."""
         if len(parts) == 1:
             return parts[0]
         values = [p.values for p in parts]
-        if any(v.dtype != np.int64 for v in values):
-            values = [v.astype(np.float64) for v in values]
+        if len({v.dtype for v in values}) > 1:
+            if all(v.dtype != np.int64 or float_exact(v) for v in values):
+                values = [v.astype(np.float64) for v in values]
+            else:
+                values = [v.astype(object) for v in values]
         return Columns(
             np.concatenate([p.steps for p in parts]),
             np.concatenate([p.times for p in parts]),
@@ -40,6 +45,24 @@ class Columns:
 
     def slice(self, start: int, stop: int) -> Columns:
         return Columns(self.steps[start:stop], self.times[start:stop], self.values[start:stop])
+
+
+_EXACT = 2**53  # ints up to this size survive a trip through float64
+
+
+def float_exact(ints: np.ndarray) -> bool:
+    """True if every int64 in ``ints`` is exactly representable as a float64."""
+    return bool(((ints >= -_EXACT) & (ints <= _EXACT)).all())
+
+
+def merge(a: Columns, b: Columns) -> Columns | None:
+    """``a`` then ``b`` as one chunk's columns, or None if that would round an int."""
+    if a.values.dtype == b.values.dtype:
+        return Columns.concat([a, b])
+    for part in (a, b):
+        if part.values.dtype == np.int64 and not float_exact(part.values):
+            return None
+    return Columns.concat([a, b])
 
 
 def _delta(a: np.ndarray) -> bytes:

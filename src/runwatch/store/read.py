@@ -35,7 +35,10 @@ def effective_state(state: str, host: str, pid: int, created_at: float, heartbea
         import psutil
 
         try:
-            started = psutil.Process(pid).create_time()
+            proc = psutil.Process(pid)
+            started = proc.create_time()
+            if proc.status() == psutil.STATUS_ZOMBIE:  # dead, just not reaped by its parent
+                return CRASHED
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             return CRASHED
         except psutil.Error:

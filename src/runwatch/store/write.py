@@ -197,17 +197,26 @@ def _key_ids(conn: Connection, run_pk: int, keys: list[str]) -> dict[str, Any]:
     return found
 
 
-def _columns(series: Series) -> chunks.Columns:
+def _segments(series: Series) -> list[chunks.Columns]:
+    """The series as columns of one dtype each: int64 when all values are ints, float64
+    when mixing cannot round an int, else consecutive runs of each kind."""
+    steps = np.array(series.steps, dtype=np.int64)
+    times = np.array(series.times, dtype=np.float64)
     vals = series.values
-    if all(type(v) is int for v in vals) and all(-(2**63) <= v < 2**63 for v in vals):
-        values = np.array(vals, dtype=np.int64)
-    else:
-        values = np.array(vals, dtype=np.float64)
-    return chunks.Columns(
-        np.array(series.steps, dtype=np.int64),
-        np.array(series.times, dtype=np.float64),
-        values,
-    )
+    is_int = [type(v) is int for v in vals]
+    if all(is_int):
+        return [chunks.Columns(steps, times, np.array(vals, dtype=np.int64))]
+    if not any(is_int) or all(-(2**53) <= v <= 2**53 for v, i in zip(vals, is_int) if i):
+        return [chunks.Columns(steps, times, np.array(vals, dtype=np.float64))]
+    out: list[chunks.Columns] = []
+    start = 0
+    for end in range(1, len(vals) + 1):
+        if end == len(vals) or is_int[end] != is_int[start]:
+            dtype = np.int64 if is_int[start] else np.float64
+            out.append(chunks.Columns(steps[start:end], times[start:end],
+                                      np.array(vals[start:end], dtype=dtype)))
+            start = end
+    return out
 
 
 def _write_points(conn: Connection, run_pk: int, series: list[Series],
@@ -239,20 +248,20 @@ def _write_points(conn: Connection, run_pk: int, series: list[Series],
         if not s.steps:
             continue
         krow = key_rows[s.key]
-        new = _columns(s)
-        n_chunks, tail = int(krow.chunks), int(krow.tail)
-        chunk_no = n_chunks
-        if krow.id in open_chunks:
-            new = chunks.Columns.concat([open_chunks[krow.id], new])
-            chunk_no = n_chunks - 1
+        chunk_no, tail = int(krow.chunks), int(krow.tail)
+        pending = open_chunks.get(krow.id)
+        if pending is not None:
+            # Rewrite the open tail chunk with the new points appended.
+            chunk_no -= 1
             conn.execute(sa.delete(metric_chunks).where(metric_chunks.c.key_id == krow.id,
                                                         metric_chunks.c.chunk_no == chunk_no))
-        for start in range(0, len(new), CHUNK_POINTS):
-            part = new.slice(start, start + CHUNK_POINTS)
-            packed = chunks.pack(part)
-            inserts.append({"key_id": krow.id, "chunk_no": chunk_no, **packed.__dict__})
-            chunk_no += 1
-            tail = len(part)
+        for segment in _segments(s):
+            merged = None if pending is None else chunks.merge(pending, segment)
+            if merged is None and pending is not None:
+                chunk_no, tail = _pack_chunks(inserts, krow.id, chunk_no, pending)
+            pending = segment if merged is None else merged
+        assert pending is not None
+        chunk_no, tail = _pack_chunks(inserts, krow.id, chunk_no, pending)
         upd = key_updates.setdefault(krow.id, {})
         upd.update(points=int(krow.points) + len(s.steps), chunks=chunk_no, tail=tail)
         step = int(s.steps[-1])
@@ -285,6 +294,18 @@ def _write_points(conn: Connection, run_pk: int, series: list[Series],
     for key_id, upd in key_updates.items():
         conn.execute(sa.update(metric_keys).where(metric_keys.c.id == key_id).values(**upd))
     return last_step
+
+
+def _pack_chunks(inserts: list[dict[str, Any]], key_id: int, chunk_no: int,
+                 cols: chunks.Columns) -> tuple[int, int]:
+    """Queue ``cols`` as chunks from ``chunk_no`` on; returns (next chunk_no, last size)."""
+    tail = 0
+    for start in range(0, len(cols), CHUNK_POINTS):
+        part = cols.slice(start, start + CHUNK_POINTS)
+        inserts.append({"key_id": key_id, "chunk_no": chunk_no, **chunks.pack(part).__dict__})
+        chunk_no += 1
+        tail = len(part)
+    return chunk_no, tail
 
 
 def _max(a: int | None, b: int) -> int:
