@@ -84,9 +84,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Print nothing at init and finish (warnings still go through the warnings module)."),
     Setting("flush_interval", 0.5, "RUNWATCH_FLUSH_INTERVAL", _parse_float,
             "Seconds between writer flushes; data is committed at least this often (at most 1 s)."),
-    Setting("queue_limit", 200_000, "RUNWATCH_QUEUE_LIMIT", _parse_int,
+    Setting("queue_limit", 20_000, "RUNWATCH_QUEUE_LIMIT", _parse_int,
             "Logged rows buffered before log() waits for the writer to catch up."),
-    Setting("memory_limit_mb", 64, "RUNWATCH_MEMORY_LIMIT_MB", _parse_int,
+    Setting("memory_limit_mb", 16, "RUNWATCH_MEMORY_LIMIT_MB", _parse_int,
             "Encoded batches kept in memory while the store is slow; beyond this they spill to disk."),
     Setting("heartbeat_interval", 10.0, "RUNWATCH_HEARTBEAT_INTERVAL", _parse_float,
             "Seconds between heartbeats of a running run."),
@@ -106,8 +106,8 @@ class Settings:
     strict: bool = False
     silent: bool = False
     flush_interval: float = 0.5
-    queue_limit: int = 200_000
-    memory_limit_mb: int = 64
+    queue_limit: int = 20_000
+    memory_limit_mb: int = 16
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 120.0
     finish_timeout: float = 60.0

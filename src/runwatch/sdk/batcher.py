@@ -7,6 +7,8 @@ summary), always under the writer's lock.
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from runwatch import jsonvalue
@@ -25,6 +27,12 @@ from runwatch.sdk.warn import Warner
 MAX_KEY_LENGTH = 512
 _RESERVED = frozenset(("_step", "_runtime", "_timestamp"))
 _INT64 = (-(2**63), 2**63)
+_NUMBER_TYPES = frozenset((float, int))
+
+
+def _ints_fit(values: list[Any]) -> bool:
+    """True if the ints among ``values`` (floats and ints only) all fit int64."""
+    return _INT64[0] <= min(values) and max(values) < _INT64[1]
 
 
 class Batcher:
@@ -48,41 +56,66 @@ class Batcher:
         self.metrics: list[MetricDef] = []
         self.state: StateChange | None = None
         self.points = 0
+        self._row_steps: list[int] = []
+        self._row_times: list[float] = []
+        self._row_data: list[dict[Any, Any]] = []
 
     # -- intake --
-    def add(self, item: tuple[Any, ...]) -> None:
-        head = item[0]
-        if type(head) is int:
-            self.add_row(head, item[1], item[2])
-        elif head == "config":
-            self.config.update(item[1])
-        elif head == "metric":
-            self.metrics.append(item[1])
-        elif head == "update":
-            self.update.update(item[1])
-        elif head == "start":
-            self.start = item[1]
-        elif head == "state":
-            self.state = item[1]
+    def add(self, tag: str, payload: Any) -> None:
+        """A record other than a history row, by its tag."""
+        if tag == "config":
+            self.config.update(payload)
+        elif tag == "metric":
+            self.metrics.append(payload)
+        elif tag == "update":
+            self.update.update(payload)
+        elif tag == "start":
+            self.start = payload
+        elif tag == "state":
+            self.state = payload
 
     def add_row(self, step: int, ts: float, data: dict[Any, Any]) -> None:
+        """Hold a history row; rows become columns in bulk (:meth:`_columnize`)."""
         if self.registry.has_step_metrics:
             self._sync_step_metrics(data)
-        series = self._series
-        for key, value in data.items():
-            t = type(value)
-            if t is float or (t is int and _INT64[0] <= value < _INT64[1]):
-                cols = series.get(key)
-                if cols is None:
-                    cols = self._new_series(key)
-                    if cols is None:
-                        continue
-                cols[0].append(step)
-                cols[1].append(ts)
-                cols[2].append(value)
-                self.points += 1
-            else:
-                self._add_other(key, value, step, ts, 0)
+        self._row_steps.append(step)
+        self._row_times.append(ts)
+        self._row_data.append(data)
+        self.points += len(data)
+
+    def _columnize(self) -> None:
+        """Turn held rows into per-key columns, a whole column at a time.
+
+        The common case (every row has the same numeric keys) runs in C: a column is
+        ``map(itemgetter(key), rows)`` and one ``set(map(type, ...))`` checks it.
+        """
+        rows = self._row_data
+        if not rows:
+            return
+        steps, times = self._row_steps, self._row_times
+        self._row_steps, self._row_times, self._row_data = [], [], []
+        for key in dict.fromkeys(chain.from_iterable(rows)):
+            try:
+                values = list(map(itemgetter(key), rows))
+            except KeyError:  # a sparse key: only some rows hold it
+                self._add_sparse(key, steps, times, rows)
+                continue
+            types = set(map(type, values))
+            if types <= _NUMBER_TYPES and (int not in types or _ints_fit(values)):
+                cols = self._series.get(key) or self._new_series(key)
+                if cols is not None:
+                    cols[0].extend(steps)
+                    cols[1].extend(times)
+                    cols[2].extend(values)
+                continue
+            for step, ts, value in zip(steps, times, values):
+                self._add_value(key, value, step, ts, 0)
+
+    def _add_sparse(self, key: Any, steps: list[int], times: list[float],
+                    rows: list[dict[Any, Any]]) -> None:
+        for step, ts, row in zip(steps, times, rows):
+            if key in row:
+                self._add_value(key, row[key], step, ts, 0)
 
     def _sync_step_metrics(self, data: dict[Any, Any]) -> None:
         """wandb's step_sync: rows lacking their step metric get its last value."""
@@ -214,6 +247,7 @@ class Batcher:
     # -- output --
     def fold_summary(self) -> None:
         """Bring the summary up to date with the points collected so far."""
+        self._columnize()
         for key, cols in self._series.items():
             if not isinstance(key, str):
                 continue

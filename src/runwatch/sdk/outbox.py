@@ -31,7 +31,8 @@ _HEADER = struct.Struct("<II")  # payload length, crc32
 
 
 def _estimate(batch: Batch) -> int:
-    return 256 + 40 * batch.point_count() + 64 * (len(batch.config) + len(batch.summary))
+    # Measured: a point held in a batch's Python lists costs about 62 bytes.
+    return 256 + 64 * batch.point_count() + 64 * (len(batch.config) + len(batch.summary))
 
 
 def write_frame(fh: BinaryIO, batch: Batch) -> None:

@@ -25,8 +25,8 @@ from runwatch.sdk.outbox import Outbox, replay_orphans
 from runwatch.sdk.sinks import Sink
 from runwatch.sdk.warn import Warner
 
-# Rows drained into one batch at most, so one batch stays a few MB.
-_MAX_POINTS_PER_BATCH = 400_000
+# Points in one batch at most, so a batch of Python lists stays a few MB.
+_MAX_POINTS_PER_BATCH = 50_000
 
 
 class Writer:
@@ -78,14 +78,20 @@ class Writer:
 
     def drain(self) -> None:
         """Move everything queued into the batcher (caller holds the lock)."""
-        q, add = self.queue, self.batcher.add
+        pop = self.queue.popleft
         batcher = self.batcher
+        add_row, add = batcher.add_row, batcher.add
         while True:
             try:
-                item = q.popleft()
+                head = pop()
             except IndexError:
                 return
-            add(item)
+            # log() appends each triple in one deque.extend: the other two are there.
+            second, third = pop(), pop()
+            if type(head) is int:
+                add_row(head, second, third)
+            else:
+                add(head, second)
             if batcher.points >= _MAX_POINTS_PER_BATCH:
                 self._emit(time.time())
 

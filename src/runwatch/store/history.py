@@ -82,17 +82,21 @@ def _rows(steps: np.ndarray, columns: dict[str, KeyColumn], start_time: float,
         if len(col.steps) == n and np.array_equal(col.steps, steps):
             times = col.times.copy()
             cols.append(col.values.tolist())
-        else:
-            pos = np.searchsorted(steps, col.steps)
-            keep = (pos < n) & (steps[np.minimum(pos, n - 1)] == col.steps)
-            pos = pos[keep]
-            times[pos] = col.times[keep]
+        elif len(col.steps):
+            # Where each row's step sits in this column: O(rows log points).
+            idx = np.minimum(np.searchsorted(col.steps, steps), len(col.steps) - 1)
+            present = col.steps[idx] == steps
+            idx = idx[present]
+            times[present] = col.times[idx]
             full = np.empty(n, dtype=object)
             full[:] = _MISSING
-            full[pos] = col.values[keep]
-            if len(pos) != n:
+            full[present] = col.values[idx]
+            if not present.all():
                 dense = False
             cols.append(full.tolist())
+        else:
+            dense = False
+            cols.append([_MISSING] * n)
         names.append(key)
     # Times are kept to the microsecond, so a first row can land a hair before the start.
     runtime = np.maximum(times - start_time, 0.0).tolist()
