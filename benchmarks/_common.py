@@ -11,11 +11,13 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -161,3 +163,50 @@ def machine() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "runwatch": rw_version,
     }
+
+
+def _proc_stat() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine since boot."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class ForeignLoad:
+    """CPU used on this machine by anything other than this process and its children
+    (waited-for children only) while the block runs: other people's work skews figures."""
+
+    def __enter__(self) -> ForeignLoad:
+        self._busy, self._steal = _proc_stat()
+        self._own = _own_cpu()
+        self._t = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy, steal = _proc_stat()
+        wall = max(time.monotonic() - self._t, 1e-9)
+        foreign = max(0.0, busy - self._busy - (_own_cpu() - self._own))
+        self.result = {"wall_s": wall, "foreign_cpu_s": foreign,
+                       "foreign_cores": foreign / wall, "steal_s": steal - self._steal}
+
+
+def wait_until_idle(max_wait_s: float = 600, threshold_cores: float = 0.1) -> float:
+    """Wait until the machine has been nearly idle for 3 s; returns seconds waited."""
+    t0 = time.monotonic()
+    quiet = 0
+    while time.monotonic() - t0 < max_wait_s:
+        b0, _ = _proc_stat()
+        time.sleep(1.0)
+        b1, _ = _proc_stat()
+        quiet = quiet + 1 if (b1 - b0) < threshold_cores else 0
+        if quiet >= 3:
+            break
+    return time.monotonic() - t0

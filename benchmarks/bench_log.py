@@ -5,14 +5,22 @@ Figures (each from a fresh child interpreter):
 - ``timing``: cost of one ``run.log(d)`` call, 5 scalars per step, timed call by
   call with ``time.perf_counter_ns`` around the call only (building the dict is
   outside the timed region). The same loop with nothing between the two timer
-  reads gives the timer's own cost, which is subtracted from every percentile.
-  The baseline is plain Python doing the least a logger can do:
+  reads gives the timer's own cost (its median), which is subtracted from every
+  percentile. The baseline is plain Python doing the least a logger can do,
   ``lst.append(d.copy())``, timed the same way. Garbage collection stays on.
-- ``run``: the same run without per-call timers, for peak RSS (``ru_maxrss``),
-  ``finish()`` time, helper processes and threads left, and the store's size.
-  Done for 100k and for 1M steps to show whether memory depends on run length.
-- bytes per point: the store after a ``PRAGMA wal_checkpoint(TRUNCATE)``, minus
-  a store holding the same run with no points, divided by the points logged.
+  The 100k-step case runs three times (fresh process each; median of each
+  statistic); the 1M-step case once. Note that a 100k-step loop this tight ends
+  before the writer's first flush (``flush_interval``), so its batching and
+  writing all happen in ``finish()``; the 1M-step case has the writer busy
+  while ``log()`` is timed.
+- ``run``: the same run without per-call timers, for the amortized cost per step,
+  peak RSS (``ru_maxrss``), ``finish()`` time, helper processes and threads left,
+  and the store's size. For 100k and 1M steps, to show whether memory depends on
+  run length.
+- bytes per point: the store is first created by a run with the same config and
+  no points; after the measured run, both sizes are taken after a
+  ``PRAGMA wal_checkpoint(TRUNCATE)`` (db + ``-wal``); the difference divided by
+  the points logged.
 
     python benchmarks/bench_log.py [--quick]
 """
@@ -42,6 +50,7 @@ def _child_timing(steps: int, store: str) -> dict[str, Any]:
         s = sorted(ns)
         return {
             "median_us": (c.percentile(s, 50) - overhead) / 1000,
+            "median_raw_us": c.percentile(s, 50) / 1000,
             "p90_us": (c.percentile(s, 90) - overhead) / 1000,
             "p99_us": (c.percentile(s, 99) - overhead) / 1000,
             "p999_us": (c.percentile(s, 99.9) - overhead) / 1000,
@@ -58,6 +67,14 @@ def _child_timing(steps: int, store: str) -> dict[str, Any]:
         timer[i] = t1 - t0
     timer_sorted = sorted(timer)
     overhead = c.percentile(timer_sorted, 50)
+
+    # For scale: building the 5-scalar dict itself, which the training loop pays anyway.
+    build = [0] * steps
+    for i in range(steps):
+        t0 = pc()
+        d = {"loss": r(), "accuracy": r(), "lr": r(), "grad_norm": r(), "throughput": r()}
+        t1 = pc()
+        build[i] = t1 - t0
 
     # 2. Plain Python: copy the dict into a list (what log() must at least do).
     lst: list[dict[str, float]] = []
@@ -93,6 +110,7 @@ def _child_timing(steps: int, store: str) -> dict[str, Any]:
         "steps": steps,
         "timer_overhead_ns": {"median": overhead, "p99": c.percentile(timer_sorted, 99)},
         "baseline": summary(base, overhead),
+        "dict_build": summary(build, overhead),
         "log": summary(cost, overhead),
         "loop_s": (loop1 - loop0) / 1e9,
         "finish_s": (f1 - f0) / 1e9,
@@ -194,7 +212,7 @@ def _combine(trials: list[dict[str, Any]]) -> dict[str, Any]:
     """Median over trials of every per-call statistic; the trials themselves are kept."""
     out = dict(trials[0])
     if len(trials) > 1:
-        for part in ("baseline", "log"):
+        for part in ("baseline", "dict_build", "log"):
             out[part] = {k: c.median([t[part][k] for t in trials]) for k in trials[0][part]}
             out[part + "_range"] = {k: [min(t[part][k] for t in trials),
                                         max(t[part][k] for t in trials)]
@@ -212,7 +230,6 @@ def run(quick: bool = False) -> dict[str, Any]:
     # The 100k-step timing three times (fresh process each): its p99 moves from run to
     # run, so every percentile is reported as the median of the three, with the range.
     repeats = 1 if quick else 3
-    trials = []
     for name, n, times in (("timing", steps, repeats), ("timing_long", long_steps, 1)):
         trials = []
         for _ in range(times):
@@ -233,7 +250,8 @@ def report(res: dict[str, Any]) -> str:
         f"timer overhead subtracted: {t['timer_overhead_ns']['median']:.0f} ns",
         f"{'':28} {'median':>8} {'p99':>8} {'p99.9':>8} {'max':>9}  (µs per step)",
     ]
-    for label, s in ((f"dict copy, {t['steps']:,} steps", t["baseline"]),
+    for label, s in ((f"build the dict, {t['steps']:,}", t["dict_build"]),
+                     (f"dict copy, {t['steps']:,} steps", t["baseline"]),
                      (f"log(), {t['steps']:,} steps", t["log"]),
                      (f"log(), {tl['steps']:,} steps", tl["log"])):
         lines.append(f"{label:28} {s['median_us']:8.2f} {s['p99_us']:8.2f} "

@@ -73,10 +73,6 @@ def _child_create(store: str) -> dict[str, Any]:
     return {"init_s": t1 - t0, "finish_s": t2 - t1}
 
 
-def _child_python() -> dict[str, Any]:
-    return {}
-
-
 def _wall(args: list[str]) -> float:
     t0 = time.perf_counter()
     c.run_child(args)
