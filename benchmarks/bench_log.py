@@ -9,10 +9,9 @@ Figures (each from a fresh child interpreter):
   percentile. The baseline is plain Python doing the least a logger can do,
   ``lst.append(d.copy())``, timed the same way. Garbage collection stays on.
   The 100k-step case runs three times (fresh process each; median of each
-  statistic); the 1M-step case once. Note that a 100k-step loop this tight ends
-  before the writer's first flush (``flush_interval``), so its batching and
-  writing all happen in ``finish()``; the 1M-step case has the writer busy
-  while ``log()`` is timed.
+  statistic); the 1M-step case once. A loop this tight fills the queue
+  (``queue_limit`` rows) within milliseconds, so in both cases the writer works
+  while ``log()`` is timed and the longest calls are waits for it to catch up.
 - ``run``: the same run without per-call timers, for the amortized cost per step,
   peak RSS (``ru_maxrss``), ``finish()`` time, helper processes and threads left,
   and the store's size. For 100k and 1M steps, to show whether memory depends on
