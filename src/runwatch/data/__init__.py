@@ -1,0 +1,1 @@
+"""User-facing value types: Table, Image, Histogram, plot.* charts (and later Artifact)."""
