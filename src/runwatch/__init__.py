@@ -19,6 +19,7 @@ from runwatch.sdk.init import (
     init,
     log,
     login,
+    use_artifact,
 )
 from runwatch.sdk.run import Run
 from runwatch.settings import Settings
@@ -47,13 +48,31 @@ __all__ = [
     "login",
     "run",
     "summary",
+    "use_artifact",
+    "Table",
+    "Image",
+    "Histogram",
+    "plot",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The read API pulls in SQLAlchemy and pandas: load it only when asked for.
-    if name == "Api":
-        from runwatch.api import Api
+_LAZY = {
+    "Api": ("runwatch.api", "Api"),
+    "Table": ("runwatch.data.table", "Table"),
+    "Image": ("runwatch.data.image", "Image"),
+    "Histogram": ("runwatch.data.histogram", "Histogram"),
+    "plot": ("runwatch.data.plot", None),
+}
 
-        return Api
+
+def __getattr__(name: str) -> Any:
+    # These pull in SQLAlchemy, numpy, pandas or Pillow: load them only when asked for.
+    if name in _LAZY:
+        import importlib
+
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'runwatch' has no attribute {name!r}")

@@ -78,6 +78,43 @@ class StateChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     traceback: str | None = None
 
 
+class Blob(msgspec.Struct, array_like=True):
+    """Content for the blob store, named by its sha256 (an image's PNG, a table file)."""
+
+    sha256: str
+    data: bytes
+
+
+class ArtifactFile(msgspec.Struct, kw_only=True, omit_defaults=True):
+    path: str
+    sha256: str
+    size: int
+    media: str | None = None   # JSON meta when the file is a logged object (a Table...)
+
+
+class ArtifactVersion(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A version of an artifact this run logged; the store numbers it (or finds the
+    version with the same digest) and moves ``latest`` and ``aliases`` to it."""
+
+    name: str
+    type: str
+    digest: str
+    files: list[ArtifactFile]
+    aliases: list[str] = []
+    description: str | None = None
+    metadata: str = "{}"       # JSON text (jsonvalue)
+    step: int | None = None
+
+
+class ArtifactUse(msgspec.Struct, kw_only=True):
+    """The run used ``project/name`` at ``version`` (an input in the lineage)."""
+
+    project: str
+    name: str
+    version: int
+    at: float
+
+
 class Batch(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Everything one flush of one run carries, applied in field order."""
 
@@ -94,10 +131,21 @@ class Batch(msgspec.Struct, kw_only=True, omit_defaults=True):
     values: list[ValueSeries] = []
     summary: dict[str, str] = {}         # key -> JSON text (jsonvalue)
     summary_delete: list[str] = []
+    blobs: list[Blob] = []                 # stored before anything that refers to them
+    artifacts: list[ArtifactVersion] = []
+    uses: list[ArtifactUse] = []
     state: StateChange | None = None
 
     def point_count(self) -> int:
         return sum(len(s.steps) for s in self.series) + sum(len(v.steps) for v in self.values)
+
+
+def manifest_digest(files: list[ArtifactFile]) -> str:
+    """An artifact version's digest: sha256 of its sorted ``path, sha256`` pairs."""
+    import hashlib
+
+    lines = sorted(f"{f.path}\0{f.sha256}" for f in files)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -14,7 +14,7 @@ from runwatch.cli import main
 EXPECTED = {
     "Api", "Config", "ConfigError", "Run", "RunwatchError", "RunwatchWarning", "Settings",
     "UsageError", "__version__", "config", "define_metric", "finish", "init", "log", "login",
-    "run", "summary",
+    "run", "summary", "use_artifact", "Table", "Image", "Histogram", "plot",
 }
 
 

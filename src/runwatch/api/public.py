@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runwatch import settings as settings_mod
 from runwatch.api import filters as flt
 from runwatch.errors import RunNotFoundError, UsageError
 from runwatch.store import Store, history, open_store, read
+
+if TYPE_CHECKING:
+    from runwatch.api.artifacts import Artifact
 
 
 def _split(path: str, parts: int, what: str) -> list[str | None]:
@@ -98,6 +101,20 @@ class Api:
             records = [r for r in records if flt.matches(r, filters)]
         records = flt.sort_runs(records, order)
         return Runs(self, project, [Run(self, r) for r in records])
+
+    def artifact(self, name: str, type: str | None = None) -> Artifact:  # noqa: A002 - wandb's name
+        """An artifact version: ``"project/name:alias"`` or ``"entity/project/name:vN"``."""
+        from runwatch.api.artifacts import Artifact
+        from runwatch.store.artifacts import get_version, parse_ref
+
+        _entity, project, ref = _split(name, 3, "Artifact")
+        assert project is not None and ref is not None
+        art_name, alias = parse_ref(ref)
+        with self.store.read() as conn:
+            record = get_version(conn, project, art_name, alias)
+        if type is not None and record.type != type:
+            raise UsageError(f"Artifact {name!r} is of type {record.type!r}, not {type!r}.")
+        return Artifact(self.store, record)
 
     def run(self, path: str) -> Run:
         """One run: ``"project/run_id"`` or ``"entity/project/run_id"``."""
@@ -238,6 +255,46 @@ class Run:
         hi = None if max_step is None else max_step - 1
         with self._api.store.read() as conn:
             yield from history.scan(conn, self._record, keys, min_step, hi)
+
+    def media_steps(self, key: str) -> list[int]:
+        """Steps at which ``key`` holds a non-numeric value (an image, table, chart...)."""
+        with self._api.store.read() as conn:
+            info = read.run_keys(conn, self._record.pk).get(key)
+            return [] if info is None else read.load_values(conn, info.id)[0]
+
+    def media(self, key: str, step: int | None = None) -> Any:
+        """The object logged under ``key`` at ``step`` (default: the latest), as its own
+        type: Table, Image (list of Images for a list), Histogram or chart."""
+        with self._api.store.read() as conn:
+            info = read.run_keys(conn, self._record.pk).get(key)
+            if info is None:
+                raise UsageError(f"Run {self.project}/{self.id} logged no {key!r}.")
+            steps, _times, values = read.load_values(conn, info.id, step, step)
+        if not values:
+            raise UsageError(f"Run {self.project}/{self.id} has no {key!r} at step {step}.")
+        from runwatch.data.media import decode, is_media_meta
+
+        value = values[-1]
+        if not (is_media_meta(value) or (isinstance(value, dict)
+                                         and value.get("_type") == "media-list")):
+            return value
+        return decode(value, self._api.store.blobs.get)
+
+    def logged_artifacts(self) -> list[Artifact]:
+        from runwatch.api.artifacts import Artifact
+        from runwatch.store.artifacts import run_versions
+
+        with self._api.store.read() as conn:
+            return [Artifact(self._api.store, v) for v in run_versions(conn, self._record.pk,
+                                                                       used=False)]
+
+    def used_artifacts(self) -> list[Artifact]:
+        from runwatch.api.artifacts import Artifact
+        from runwatch.store.artifacts import run_versions
+
+        with self._api.store.read() as conn:
+            return [Artifact(self._api.store, v) for v in run_versions(conn, self._record.pk,
+                                                                       used=True)]
 
     def __repr__(self) -> str:
         return f"<Run {'/'.join(self.path)} ({self.state})>"

@@ -35,7 +35,8 @@ class Media:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.TYPE:
+        # Only a class that names its own TYPE; a user's subclass must not take it over.
+        if cls.__dict__.get("TYPE"):
             Media._registry[cls.TYPE] = cls
 
     def encode(self) -> Encoded:
@@ -49,12 +50,19 @@ class Media:
 
 
 def is_media_meta(value: Any) -> bool:
+    _load_types()
     return isinstance(value, dict) and isinstance(value.get("_type"), str) \
         and value["_type"] in Media._registry
 
 
+def _load_types() -> None:
+    # Each type registers itself when its module is imported.
+    from runwatch.data import histogram, image, plot, table  # noqa: F401
+
+
 def decode(meta: dict[str, Any], read_blob: ReadBlob) -> Any:
     """A stored meta back as its type (lists of media come back as lists)."""
+    _load_types()
     if meta.get("_type") == "media-list":
         return [decode(item, read_blob) for item in meta["items"]]
     cls = Media._registry.get(meta.get("_type", ""))

@@ -12,14 +12,20 @@ from operator import itemgetter
 from typing import Any
 
 from runwatch import jsonvalue
+from runwatch.data.media import Media
 from runwatch.records import (
+    ArtifactFile,
+    ArtifactUse,
+    ArtifactVersion,
     Batch,
+    Blob,
     MetricDef,
     RunStart,
     RunUpdate,
     Series,
     StateChange,
     ValueSeries,
+    manifest_digest,
 )
 from runwatch.sdk.metrics import MetricRegistry, SummaryTracker
 from runwatch.sdk.warn import Warner
@@ -28,6 +34,12 @@ MAX_KEY_LENGTH = 512
 _RESERVED = frozenset(("_step", "_runtime", "_timestamp"))
 _INT64 = (-(2**63), 2**63)
 _NUMBER_TYPES = frozenset((float, int))
+
+
+def run_table_name(run_id: str, key: str) -> str:
+    """wandb's ``run-<run id>-<key>``, with characters artifact names can't hold made ``_``."""
+    return f"run-{run_id}-" + "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
+                                      for c in key)
 
 
 def _ints_fit(values: list[Any]) -> bool:
@@ -56,6 +68,10 @@ class Batcher:
         self.metrics: list[MetricDef] = []
         self.state: StateChange | None = None
         self.points = 0
+        self.blobs: list[Blob] = []
+        self.artifacts: list[ArtifactVersion] = []
+        self.uses: list[ArtifactUse] = []
+        self._sent_blobs: set[str] = set()
         self._row_steps: list[int] = []
         self._row_times: list[float] = []
         self._row_data: list[dict[Any, Any]] = []
@@ -73,6 +89,12 @@ class Batcher:
             self.start = payload
         elif tag == "state":
             self.state = payload
+        elif tag == "use":
+            self.uses.append(payload)
+        elif tag == "artifact":
+            self.artifacts.append(payload[0])
+            for blob in payload[1]:
+                self._blob(blob.sha256, blob.data)
 
     def add_row(self, step: int, ts: float, data: dict[Any, Any]) -> None:
         """Hold a history row; rows become columns in bulk (:meth:`_columnize`)."""
@@ -188,6 +210,12 @@ class Batcher:
         if isinstance(value, bool) or value is None or isinstance(value, str):
             self._add_json(key, value, step, ts)
             return
+        if isinstance(value, Media):
+            self._add_media(key, value, step, ts)
+            return
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):
+            self._add_media(key, value, step, ts)
+            return
         if isinstance(value, float):
             self._add_value(key, float(value), step, ts, depth)
             return
@@ -221,6 +249,48 @@ class Batcher:
                 self.points += 1
         else:
             self._add_other(key, value, step, ts, depth)
+
+    def _add_media(self, key: Any, value: Any, step: int, ts: float) -> None:
+        """A rich value (or a list of them): its blobs join the batch, its meta becomes the
+        history value; a Table (or a chart's table) also becomes a ``run_table`` artifact
+        version ``run-<run id>-<key>``, as in wandb."""
+        name = self._check_key(key)
+        if name is None:
+            return
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        metas = []
+        try:
+            for item in items:
+                encoded = item.encode()
+                for sha, data in encoded.blobs.items():
+                    self._blob(sha, data)
+                metas.append(encoded.meta)
+        except Exception as exc:  # noqa: BLE001 - one bad object must not stop the run
+            self.warner.warn(f"media:{name}", f"runwatch.log: could not store {name!r} "
+                             f"({type(items[0]).__name__}): {exc!r}. It is skipped.",
+                             background=True)
+            return
+        meta = metas[0] if len(metas) == 1 and not isinstance(value, (list, tuple)) else {
+            "_type": "media-list", "items": metas}
+        if meta.get("_type") in ("table", "chart"):
+            table = meta if meta["_type"] == "table" else meta["table"]
+            artifact = run_table_name(self.run_id, name)
+            meta = {**meta, "artifact": artifact}
+            self.artifacts.append(ArtifactVersion(
+                name=artifact, type="run_table", step=step,
+                digest=manifest_digest([f := ArtifactFile(
+                    path=f"{name}.table.json", sha256=table["sha256"],
+                    size=int(table.get("size", 0)), media=jsonvalue.dumps(table))]),
+                files=[f]))
+        self._add_json(name, meta, step, ts)
+
+    def _blob(self, sha: str, data: bytes) -> None:
+        if sha in self._sent_blobs:
+            return
+        if len(self._sent_blobs) > 100_000:  # bounded memory; the store skips what it has
+            self._sent_blobs.clear()
+        self._sent_blobs.add(sha)
+        self.blobs.append(Blob(sha, data))
 
     def _add_json(self, key: Any, value: Any, step: int, ts: float) -> None:
         name = self._check_key(key)
@@ -258,7 +328,8 @@ class Batcher:
 
     def empty(self) -> bool:
         return not (self.points or self.start or self.update or self.config or self.metrics
-                    or self.state or self.tracker.dirty)
+                    or self.state or self.tracker.dirty or self.artifacts or self.uses
+                    or self._row_data)
 
     def take(self, seq: int, now: float) -> Batch:
         self.fold_summary()
@@ -277,8 +348,14 @@ class Batcher:
             values=[ValueSeries(k, c[0], c[1], c[2]) for k, c in self._values.items()],
             summary=self._texts(summary, "summary"),
             summary_delete=summary_delete,
+            blobs=self.blobs,
+            artifacts=self.artifacts,
+            uses=self.uses,
             state=self.state,
         )
+        self.blobs = []
+        self.artifacts = []
+        self.uses = []
         self._series = {}
         self._folded = {}
         self._values = {}

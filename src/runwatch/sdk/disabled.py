@@ -47,6 +47,9 @@ class DisabledRun:
     def define_metric(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def use_artifact(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
     def flush(self, timeout: float | None = None) -> bool:
         return True
 

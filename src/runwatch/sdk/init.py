@@ -260,6 +260,14 @@ def define_metric(name: str, *args: Any, **kwargs: Any) -> Any:
     return run.define_metric(name, *args, **kwargs)
 
 
+def use_artifact(artifact_or_name: str, *args: Any, **kwargs: Any) -> Any:
+    """``runwatch.use_artifact``: use an artifact version in the current run."""
+    run = _package().run
+    if run is None:
+        raise UsageError("You must call runwatch.init() before runwatch.use_artifact().")
+    return run.use_artifact(artifact_or_name, *args, **kwargs)
+
+
 def login(*args: Any, **kwargs: Any) -> bool:
     """Accepted for wandb compatibility; local runwatch needs no account."""
     return True

@@ -42,7 +42,7 @@ class Run:
         "_registry", "_tracker", "_dropped_steps", "_exit_state", "_exit_code", "_traceback",
         "_on_finish",
         "config", "summary", "id", "project", "entity", "_name", "_tags", "_notes", "_group",
-        "_job_type", "start_time", "resumed", "__weakref__",
+        "_job_type", "start_time", "resumed", "_reader", "__weakref__",
     )
 
     def __init__(self, settings: Settings, sink: Sink, *, project: str, run_id: str,
@@ -77,6 +77,7 @@ class Run:
         self._job_type = start.job_type
         self.start_time = start.created_at
         self.resumed = start.resumed
+        self._reader: Any = None
         batcher = Batcher(project, run_id, self._registry, self._tracker, self._warner)
         self._writer = Writer(
             self._queue, batcher, sink, self._warner,
@@ -190,6 +191,39 @@ class Run:
                                          overwrite)
             self._writer.batcher.add("metric", spec.record())
         return spec
+
+    def use_artifact(self, artifact_or_name: str, type: str | None = None,  # noqa: A002
+                     aliases: list[str] | None = None, use_as: str | None = None) -> Any:
+        """An artifact version (``"name:alias"``, ``"name:vN"``, ``"project/name:alias"``),
+        recorded as an input of this run. Waits for this run's own data to be written
+        first, so a table logged a moment ago can be used at once."""
+        from runwatch.api.artifacts import Artifact
+        from runwatch.records import ArtifactUse
+        from runwatch.store.artifacts import get_version, parse_ref
+
+        if not isinstance(artifact_or_name, str):
+            raise UsageError(f"use_artifact takes a name such as 'dataset:latest', got "
+                             f"{artifact_or_name!r}.")
+        project, _, ref = artifact_or_name.rpartition("/")
+        project = project.rpartition("/")[2] or self.project
+        name, alias = parse_ref(ref)
+        self.flush()
+        reader = self._open_reader()
+        with reader.read() as conn:
+            record = get_version(conn, project, name, alias)
+        if type is not None and record.type != type:
+            raise UsageError(f"Artifact {artifact_or_name!r} is of type {record.type!r}, "
+                             f"not {type!r}.")
+        self._queue.extend(("use", ArtifactUse(project=project, name=name,
+                                               version=record.version, at=_time()), None))
+        return Artifact(reader, record)
+
+    def _open_reader(self) -> Any:
+        if self._reader is None:
+            from runwatch.store import open_store
+
+            self._reader = open_store(self._settings.store_url)
+        return self._reader
 
     def _config_changed(self, changes: dict[str, Any]) -> None:
         self._queue.extend(("config", dict(changes), None))
@@ -319,6 +353,8 @@ class Run:
                                                  traceback=self._traceback), None))
         self._pending = _FINISHED
         left = self._writer.close(self._settings.finish_timeout)
+        if self._reader is not None:
+            self._reader.close()
         for callback in self._on_finish:
             callback(self)
         if left is not None:

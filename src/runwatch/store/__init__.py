@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 from sqlalchemy.engine import Connection, Engine
 
 from runwatch.records import Batch
-from runwatch.store.engine import WRITE_OPTION, create_store_engine, ensure_schema
+from runwatch.store.blobs import BlobStore
+from runwatch.store.engine import WRITE_OPTION, create_store_engine, ensure_schema, sqlite_path
 from runwatch.store.write import write_batch
 
 __all__ = ["Store", "open_store", "write_batch"]
@@ -21,8 +23,9 @@ __all__ = ["Store", "open_store", "write_batch"]
 class Store:
     """An opened, migrated store: one engine, short transactions."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, blobs: BlobStore | None = None) -> None:
         self.engine = engine
+        self.blobs = blobs
 
     @property
     def url(self) -> str:
@@ -33,7 +36,7 @@ class Store:
         with self.engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                return write_batch(conn, batch)
+                return write_batch(conn, batch, self.blobs)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -45,7 +48,12 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, blob_dir: str | os.PathLike[str] | None = None) -> Store:
+    """Open (creating and migrating as needed) the store at ``url``; blobs live in
+    ``blob_dir`` (default: ``blobs/`` beside a SQLite file)."""
     engine = create_store_engine(url)
     ensure_schema(engine)
-    return Store(engine)
+    if blob_dir is None:
+        path = sqlite_path(engine.url)
+        blob_dir = path.parent / "blobs" if path is not None else None
+    return Store(engine, BlobStore(blob_dir) if blob_dir is not None else None)

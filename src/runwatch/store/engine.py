@@ -19,12 +19,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from runwatch.errors import StoreError
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 BUSY_TIMEOUT_MS = 120_000
 WRITE_OPTION = "runwatch_write"
 
 
-def _sqlite_path(url: sa.URL) -> Path | None:
+def sqlite_path(url: sa.URL) -> Path | None:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database)
@@ -32,7 +32,7 @@ def _sqlite_path(url: sa.URL) -> Path | None:
 
 def create_store_engine(url: str) -> Engine:
     parsed = sa.make_url(url)
-    path = _sqlite_path(parsed)
+    path = sqlite_path(parsed)
     if parsed.get_backend_name() == "sqlite":
         if path is not None:
             try:
@@ -79,7 +79,7 @@ def current_revision(conn: Connection) -> str | None:
 
 @contextlib.contextmanager
 def _migration_lock(engine: Engine) -> Iterator[None]:
-    path = _sqlite_path(engine.url)
+    path = sqlite_path(engine.url)
     if path is not None:
         with open(str(path) + ".migrate-lock", "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -130,7 +130,7 @@ def describe(url: str) -> str:
 
 
 def sqlite_file_size(engine: Engine) -> int:
-    path = _sqlite_path(engine.url)
+    path = sqlite_path(engine.url)
     if path is None:
         return 0
     total = 0

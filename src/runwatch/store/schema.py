@@ -106,3 +106,59 @@ history_values = Table(
     Column("time", Float, nullable=False),
     Column("value", Text, nullable=False),
 )
+
+# -- artifacts (migration 0002) --
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_artifacts_project_name"),
+)
+
+artifact_versions = Table(
+    "artifact_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("meta", Text, nullable=False, server_default="{}"),
+    Column("size", BigInteger, nullable=False, server_default="0"),
+    Column("file_count", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=True),
+    Column("step", BigInteger, nullable=True),
+    UniqueConstraint("artifact_id", "version", name="uq_artifact_versions_version"),
+    UniqueConstraint("artifact_id", "digest", name="uq_artifact_versions_digest"),
+)
+
+artifact_aliases = Table(
+    "artifact_aliases",
+    metadata,
+    Column("artifact_id", Integer, ForeignKey("artifacts.id"), primary_key=True),
+    Column("alias", String(128), primary_key=True),
+    Column("version_id", Integer, ForeignKey("artifact_versions.id"), nullable=False),
+)
+
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("version_id", Integer, ForeignKey("artifact_versions.id"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media", Text, nullable=True),  # a media meta (JSON) when the file is a Table etc.
+)
+
+artifact_usage = Table(
+    "artifact_usage",
+    metadata,
+    Column("version_id", Integer, ForeignKey("artifact_versions.id"), primary_key=True),
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("used_at", Float, nullable=False),
+)

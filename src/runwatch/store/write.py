@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection
 from runwatch import jsonvalue
 from runwatch.errors import SeqGapError, StoreError
 from runwatch.records import RUNNING, Batch, MetricDef, Series, ValueSeries
-from runwatch.store import chunks
+from runwatch.store import artifacts, chunks
+from runwatch.store.blobs import BlobStore
 from runwatch.store.schema import (
     CHUNK_POINTS,
     history_values,
@@ -54,11 +55,15 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return insert(table)
 
 
-def write_batch(conn: Connection, batch: Batch) -> bool:
-    """Apply ``batch``; returns False when it was already applied (a no-op)."""
+def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None) -> bool:
+    """Apply ``batch``; returns False when it was already applied (a no-op).
+
+    Blobs go to ``blobs`` first (content-addressed, so a rolled-back transaction
+    leaves at worst an unreferenced file, never a reference to a missing one).
+    """
     now = batch.sent_at
     row = conn.execute(
-        sa.select(runs.c.pk, runs.c.last_seq, runs.c.state)
+        sa.select(runs.c.pk, runs.c.last_seq, runs.c.state, runs.c.project_id)
         .join(projects, projects.c.id == runs.c.project_id)
         .where(projects.c.name == batch.project, runs.c.run_id == batch.run_id)
         .with_for_update(of=runs)
@@ -69,10 +74,10 @@ def write_batch(conn: Connection, batch: Batch) -> bool:
                 f"Batch {batch.seq} of run {batch.project}/{batch.run_id} arrived before the run "
                 "was started; resend from seq 0."
             )
-        run_pk = _create_run(conn, batch)
+        run_pk, project_id = _create_run(conn, batch)
         last_seq = -1
     else:
-        run_pk, last_seq = int(row.pk), int(row.last_seq)
+        run_pk, last_seq, project_id = int(row.pk), int(row.last_seq), int(row.project_id)
         if batch.seq <= last_seq:
             return False
     if batch.seq > last_seq + 1:
@@ -112,6 +117,16 @@ def write_batch(conn: Connection, batch: Batch) -> bool:
         if batch.metrics:
             values["metrics"] = _merge_metrics(current.metrics, batch.metrics)
 
+    if batch.blobs:
+        if blobs is None:
+            raise StoreError("This store has no blob store; cannot keep images or tables.")
+        for blob in batch.blobs:
+            blobs.put(blob.sha256, blob.data)
+    for version in batch.artifacts:
+        artifacts.log_version(conn, project_id, run_pk, version, now)
+    for use in batch.uses:
+        artifacts.record_use(conn, run_pk, use)
+
     last_step = _write_points(conn, run_pk, batch.series, batch.values)
     if last_step is not None:
         values["last_step"] = sa.case(
@@ -131,7 +146,7 @@ def write_batch(conn: Connection, batch: Batch) -> bool:
     return True
 
 
-def _create_run(conn: Connection, batch: Batch) -> int:
+def _create_run(conn: Connection, batch: Batch) -> tuple[int, int]:
     start = batch.start
     assert start is not None
     project_id = _project_id(conn, batch.project, start.entity, start.created_at)
@@ -156,7 +171,7 @@ def _create_run(conn: Connection, batch: Batch) -> int:
     pk = result.inserted_primary_key
     if pk is None or pk[0] is None:
         raise StoreError(f"Could not create run {batch.project}/{batch.run_id}.")
-    return int(pk[0])
+    return int(pk[0]), project_id
 
 
 def _merge_json(current: str, changes: dict[str, str], deletes: list[str]) -> str:

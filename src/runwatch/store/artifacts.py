@@ -1,0 +1,163 @@
+"""Artifact rows: logging versions (deduplicated by digest), aliases, usage, and reads.
+
+A version's digest is the sha256 of its manifest (sorted ``path sha256`` lines),
+so the same files under the same names make no new version: logging identical
+content again finds the existing version and only moves aliases to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from runwatch import jsonvalue
+from runwatch.errors import RunNotFoundError, StoreError
+from runwatch.records import ArtifactFile, ArtifactUse, ArtifactVersion
+from runwatch.store.schema import (
+    artifact_aliases,
+    artifact_files,
+    artifact_usage,
+    artifact_versions,
+    artifacts,
+    projects,
+    runs,
+)
+
+
+def log_version(conn: Connection, project_id: int, run_pk: int, rec: ArtifactVersion,
+                now: float) -> int:
+    """Store ``rec`` (or find its twin by digest); returns the version number."""
+    art = conn.execute(sa.select(artifacts.c.id, artifacts.c.type).where(
+        artifacts.c.project_id == project_id, artifacts.c.name == rec.name)).first()
+    if art is None:
+        art_id = conn.execute(sa.insert(artifacts).values(
+            project_id=project_id, name=rec.name, type=rec.type, created_at=now)
+        ).inserted_primary_key[0]
+    else:
+        art_id = art.id
+        if art.type != rec.type:
+            raise StoreError(f"Artifact {rec.name!r} is of type {art.type!r}; a version of "
+                             f"type {rec.type!r} cannot join it. Use another name.")
+    found = conn.execute(sa.select(artifact_versions.c.id, artifact_versions.c.version).where(
+        artifact_versions.c.artifact_id == art_id,
+        artifact_versions.c.digest == rec.digest)).first()
+    if found is not None:
+        version_id, version = found.id, found.version
+    else:
+        version = conn.execute(sa.select(sa.func.coalesce(sa.func.max(
+            artifact_versions.c.version), -1)).where(
+            artifact_versions.c.artifact_id == art_id)).scalar_one() + 1
+        version_id = conn.execute(sa.insert(artifact_versions).values(
+            artifact_id=art_id, version=version, digest=rec.digest,
+            description=rec.description, meta=rec.metadata,
+            size=sum(f.size for f in rec.files), file_count=len(rec.files), created_at=now,
+            run_pk=run_pk, step=rec.step)).inserted_primary_key[0]
+        if rec.files:
+            conn.execute(sa.insert(artifact_files), [
+                {"version_id": version_id, "path": f.path, "sha256": f.sha256, "size": f.size,
+                 "media": f.media} for f in rec.files])
+    for alias in dict.fromkeys(["latest", *rec.aliases]):
+        conn.execute(sa.delete(artifact_aliases).where(artifact_aliases.c.artifact_id == art_id,
+                                                       artifact_aliases.c.alias == alias))
+        conn.execute(sa.insert(artifact_aliases).values(artifact_id=art_id, alias=alias,
+                                                        version_id=version_id))
+    return int(version)
+
+
+def record_use(conn: Connection, run_pk: int, use: ArtifactUse) -> None:
+    version_id = conn.execute(
+        sa.select(artifact_versions.c.id)
+        .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+        .join(projects, projects.c.id == artifacts.c.project_id)
+        .where(projects.c.name == use.project, artifacts.c.name == use.name,
+               artifact_versions.c.version == use.version)).scalar()
+    if version_id is None:
+        return  # nothing to link: the version was never stored
+    exists = conn.execute(sa.select(artifact_usage.c.version_id).where(
+        artifact_usage.c.version_id == version_id, artifact_usage.c.run_pk == run_pk)).first()
+    if exists is None:
+        conn.execute(sa.insert(artifact_usage).values(version_id=version_id, run_pk=run_pk,
+                                                      used_at=use.at))
+
+
+@dataclass
+class VersionRecord:
+    id: int
+    project: str
+    name: str
+    type: str
+    version: int
+    digest: str
+    aliases: list[str]
+    description: str | None
+    metadata: dict[str, Any]
+    size: int
+    file_count: int
+    created_at: float
+    logged_by: str | None     # run id
+    step: int | None
+    files: list[ArtifactFile]
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """``name:alias`` or ``name:vN`` (alias ``latest`` when none) -> (name, alias)."""
+    name, _, alias = ref.partition(":")
+    return name, alias or "latest"
+
+
+def get_version(conn: Connection, project: str, name: str, alias: str) -> VersionRecord:
+    base = (sa.select(artifact_versions.c.id)
+            .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+            .join(projects, projects.c.id == artifacts.c.project_id)
+            .where(projects.c.name == project, artifacts.c.name == name))
+    if alias[:1] == "v" and alias[1:].isdigit():
+        version_id = conn.execute(base.where(artifact_versions.c.version == int(alias[1:]))
+                                  ).scalar()
+    else:
+        version_id = conn.execute(
+            sa.select(artifact_aliases.c.version_id)
+            .join(artifacts, artifacts.c.id == artifact_aliases.c.artifact_id)
+            .join(projects, projects.c.id == artifacts.c.project_id)
+            .where(projects.c.name == project, artifacts.c.name == name,
+                   artifact_aliases.c.alias == alias)).scalar()
+    if version_id is None:
+        known = conn.execute(sa.select(artifacts.c.name).join(
+            projects, projects.c.id == artifacts.c.project_id).where(
+            projects.c.name == project)).scalars().all()
+        what = "no such alias or version" if name in known else "no such artifact"
+        raise RunNotFoundError(f"Artifact {project}/{name}:{alias} not found ({what}); "
+                               f"artifacts in {project!r}: {', '.join(sorted(known)) or 'none'}.")
+    return _version(conn, int(version_id))
+
+
+def _version(conn: Connection, version_id: int) -> VersionRecord:
+    r = conn.execute(
+        sa.select(artifact_versions, artifacts.c.name, artifacts.c.type,
+                  projects.c.name.label("project"), runs.c.run_id)
+        .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+        .join(projects, projects.c.id == artifacts.c.project_id)
+        .outerjoin(runs, runs.c.pk == artifact_versions.c.run_pk)
+        .where(artifact_versions.c.id == version_id)).one()
+    aliases = conn.execute(sa.select(artifact_aliases.c.alias).where(
+        artifact_aliases.c.version_id == version_id).order_by(artifact_aliases.c.alias)
+    ).scalars().all()
+    files = [ArtifactFile(path=f.path, sha256=f.sha256, size=f.size, media=f.media)
+             for f in conn.execute(sa.select(artifact_files).where(
+                 artifact_files.c.version_id == version_id).order_by(artifact_files.c.path))]
+    return VersionRecord(
+        id=version_id, project=r.project, name=r.name, type=r.type, version=r.version,
+        digest=r.digest, aliases=list(aliases), description=r.description,
+        metadata=jsonvalue.loads(r.meta), size=r.size, file_count=r.file_count,
+        created_at=r.created_at, logged_by=r.run_id, step=r.step, files=files)
+
+
+def run_versions(conn: Connection, run_pk: int, used: bool) -> list[VersionRecord]:
+    """Versions the run logged (``used=False``) or used (``used=True``)."""
+    if used:
+        q = sa.select(artifact_usage.c.version_id).where(artifact_usage.c.run_pk == run_pk)
+    else:
+        q = sa.select(artifact_versions.c.id).where(artifact_versions.c.run_pk == run_pk)
+    return [_version(conn, int(v)) for v in conn.execute(q).scalars().all()]
