@@ -19,11 +19,12 @@ from typing import Any
 import _common as c
 import bench_ingest
 import bench_log
+import bench_media
 import bench_read
 import bench_startup
 
 SUITES = {"startup": bench_startup, "log": bench_log, "ingest": bench_ingest,
-          "read": bench_read}
+          "read": bench_read, "media": bench_media}
 
 
 def _git_commit() -> str | None:
@@ -107,6 +108,18 @@ FIGURES: list[tuple[str, Figure]] = [
               lambda r: r["read"]["history_s"] * 1000)),
     ("read", ("history() first call (imports pandas)", "ms", "-", lambda v, r: True, "",
               lambda r: r["read"]["history_first_s"] * 1000)),
+    ("media", ("Image() of a 28x28 uint8 array", "ms", "-", lambda v, r: True, "",
+               lambda r: r["media"]["images_s"]["28x28 L"] * 1000)),
+    ("media", ("Image() of a 512x512 RGB array", "ms", "-", lambda v, r: True, "",
+               lambda r: r["media"]["images_s"]["512x512 RGB"] * 1000)),
+    ("media", ("log() of a 100k-row table", "ms", "< 50", lambda v, r: v < 50,
+               "trackio blocks 380 ms on 50k rows",
+               lambda r: r["media"]["table_log"]["log_call_s"] * 1000)),
+    ("media", ("100k-row table stored after log()", "ms", "-", lambda v, r: True, "",
+               lambda r: r["media"]["table_log"]["until_stored_s"] * 1000)),
+    ("media", ("page of 100 rows of a 1M-row table, slowest sort", "ms", "< 200",
+               lambda v, r: v < 200, "",
+               lambda r: max(r["media"]["pages"]["pages"].values()) * 1000)),
 ]
 
 

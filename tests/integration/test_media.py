@@ -141,3 +141,47 @@ def test_a_broken_media_object_warns_and_the_rest_is_kept(api):
         run.finish()
     rows = list(api.run(f"p/{run.id}").scan_history())
     assert rows[0]["ok"] == 1.0 and "bad" not in rows[0]
+
+
+def test_a_million_row_table_pages_sorted_by_any_column(api):
+    n = 1_000_000
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"id": np.arange(n), "score": rng.normal(size=n),
+                       "name": [f"n{v:07d}" for v in rng.integers(0, n, n)]})
+    df.loc[5, "score"] = np.nan
+    run = runwatch.init(project="p")
+    run.log({"big": runwatch.Table(dataframe=df)})
+    run.finish()
+    stored = api.run(f"p/{run.id}")
+    for column in ("id", "score", "name"):
+        for descending in (False, True):
+            page = stored.table_page("big", offset=50_000, limit=100, sort=column,
+                                     descending=descending)
+            expected = df.sort_values(column, ascending=not descending, kind="stable",
+                                      na_position="last").iloc[50_000:50_100]
+            assert page["nrows"] == n and page["columns"] == ["id", "score", "name"]
+            assert [r[0] for r in page["rows"]] == expected["id"].tolist()
+    last = stored.table_page("big", offset=n - 1, limit=10, sort="score")
+    assert last["rows"][0][0] == 5 and math.isnan(last["rows"][0][1])  # NaN sorts last
+
+
+def test_table_page_of_a_chart_and_of_a_non_table(api):
+    run = runwatch.init(project="p")
+    table = runwatch.Table(columns=["x", "y"], data=[[i, -i] for i in range(5)])
+    run.log({"chart": runwatch.plot.scatter(table, "x", "y", title="s"),
+             "img": runwatch.Image(np.zeros((4, 4), dtype=np.uint8))})
+    run.finish()
+    stored = api.run(f"p/{run.id}")
+    assert stored.table_page("chart", sort="y")["rows"][0] == [4, -4]
+    with pytest.raises(runwatch.UsageError, match="not a table"):
+        stored.table_page("img")
+
+
+def test_bad_input_is_a_valueerror_naming_the_value():
+    with pytest.raises(ValueError, match="3"):
+        runwatch.Table(columns=["a", "b"], data=[[1, 2], [1, 2, 3]])
+    with pytest.raises(ValueError, match="5"):
+        runwatch.Image(np.zeros((4, 4, 5, 2)))
+    table = runwatch.Table(columns=["x", "y"], data=[[1, 2]])
+    with pytest.raises(ValueError, match=r"nope.*\['x', 'y'\]|\['x', 'y'\].*nope"):
+        runwatch.plot.line(table, "nope", "y")

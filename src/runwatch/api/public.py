@@ -265,20 +265,42 @@ class Run:
     def media(self, key: str, step: int | None = None) -> Any:
         """The object logged under ``key`` at ``step`` (default: the latest), as its own
         type: Table, Image (list of Images for a list), Histogram or chart."""
+        from runwatch.data.media import decode
+
+        return decode(self._media_meta(key, step), self._api.store.blobs.get)
+
+    def table_page(self, key: str, offset: int = 0, limit: int = 100, sort: str | None = None,
+                   descending: bool = False, step: int | None = None) -> dict[str, Any]:
+        """One page of the table logged under ``key`` (a Table, or a chart's table), sorted
+        by any column, read straight from its columnar file: only the page is decoded.
+        Returns ``{"columns", "kinds", "nrows", "offset", "rows"}``; image cells are
+        their metas (``{"_type": "image", "sha256": ...}``)."""
+        meta = self._media_meta(key, step)
+        if meta.get("_type") == "chart":
+            meta = meta["table"]
+        if meta.get("_type") != "table":
+            raise UsageError(f"{key!r} of run {self.project}/{self.id} is a "
+                             f"{meta.get('_type')!r}, not a table.")
+        from runwatch.data.tablefile import TableFile
+
+        tf = TableFile(self._api.store.blobs.path(meta["sha256"]))
+        try:
+            rows = tf.page(offset=offset, limit=limit, sort=sort, descending=descending)
+            return {"columns": list(tf.columns), "kinds": list(tf.kinds), "nrows": tf.nrows,
+                    "offset": offset, "rows": rows}
+        finally:
+            tf.close()
+
+    def _media_meta(self, key: str, step: int | None) -> dict[str, Any]:
         with self._api.store.read() as conn:
             info = read.run_keys(conn, self._record.pk).get(key)
             if info is None:
                 raise UsageError(f"Run {self.project}/{self.id} logged no {key!r}.")
-            steps, _times, values = read.load_values(conn, info.id, step, step)
-        if not values:
-            raise UsageError(f"Run {self.project}/{self.id} has no {key!r} at step {step}.")
-        from runwatch.data.media import decode, is_media_meta
-
-        value = values[-1]
-        if not (is_media_meta(value) or (isinstance(value, dict)
-                                         and value.get("_type") == "media-list")):
-            return value
-        return decode(value, self._api.store.blobs.get)
+            _steps, _times, values = read.load_values(conn, info.id, step, step)
+        if not values or not isinstance(values[-1], dict):
+            raise UsageError(f"Run {self.project}/{self.id} has no logged object {key!r}"
+                             + (f" at step {step}." if step is not None else "."))
+        return values[-1]
 
     def logged_artifacts(self) -> list[Artifact]:
         from runwatch.api.artifacts import Artifact
