@@ -17,9 +17,13 @@ from runwatch.sdk.init import (
     define_metric,
     finish,
     init,
+    link_model,
     log,
+    log_artifact,
+    log_model,
     login,
     use_artifact,
+    use_model,
 )
 from runwatch.sdk.run import Run
 from runwatch.settings import Settings
@@ -49,6 +53,11 @@ __all__ = [
     "run",
     "summary",
     "use_artifact",
+    "log_artifact",
+    "log_model",
+    "use_model",
+    "link_model",
+    "Artifact",
     "Table",
     "Image",
     "Histogram",
@@ -58,6 +67,7 @@ __all__ = [
 
 _LAZY = {
     "Api": ("runwatch.api", "Api"),
+    "Artifact": ("runwatch.data.artifact", "Artifact"),
     "Table": ("runwatch.data.table", "Table"),
     "Image": ("runwatch.data.image", "Image"),
     "Histogram": ("runwatch.data.histogram", "Histogram"),

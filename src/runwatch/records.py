@@ -86,10 +86,15 @@ class Blob(msgspec.Struct, array_like=True):
 
 
 class ArtifactFile(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One entry of an artifact version: content in the blob store by ``sha256``, or a
+    reference (``ref`` URI + ``checksum``) whose content is not copied."""
+
     path: str
     sha256: str
     size: int
     media: str | None = None   # JSON meta when the file is a logged object (a Table...)
+    ref: str | None = None
+    checksum: str | None = None
 
 
 class ArtifactVersion(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -100,6 +105,7 @@ class ArtifactVersion(msgspec.Struct, kw_only=True, omit_defaults=True):
     type: str
     digest: str
     files: list[ArtifactFile]
+    project: str | None = None   # default: the run's project (a model registry link sets it)
     aliases: list[str] = []
     description: str | None = None
     metadata: str = "{}"       # JSON text (jsonvalue)
@@ -144,7 +150,7 @@ def manifest_digest(files: list[ArtifactFile]) -> str:
     """An artifact version's digest: sha256 of its sorted ``path, sha256`` pairs."""
     import hashlib
 
-    lines = sorted(f"{f.path}\0{f.sha256}" for f in files)
+    lines = sorted(f"{f.path}\0{f.sha256}\0{f.ref or ''}\0{f.checksum or ''}" for f in files)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 

@@ -16,7 +16,7 @@ from runwatch.errors import RunNotFoundError, UsageError
 from runwatch.store import Store, history, open_store, read
 
 if TYPE_CHECKING:
-    from runwatch.api.artifacts import Artifact
+    from runwatch.data.artifact import Artifact
 
 
 def _split(path: str, parts: int, what: str) -> list[str | None]:
@@ -44,6 +44,13 @@ class Api:
         known = {s.name for s in settings_mod.SETTINGS}
         self.settings = settings_mod.resolve({k: v for k, v in overrides.items() if k in known})
         self._store: Store | None = None
+
+    @classmethod
+    def over(cls, store: Store) -> Api:
+        """An Api reading an already opened store (for objects that carry one)."""
+        api = cls()
+        api._store = store
+        return api
 
     @property
     def store(self) -> Store:
@@ -104,7 +111,7 @@ class Api:
 
     def artifact(self, name: str, type: str | None = None) -> Artifact:  # noqa: A002 - wandb's name
         """An artifact version: ``"project/name:alias"`` or ``"entity/project/name:vN"``."""
-        from runwatch.api.artifacts import Artifact
+        from runwatch.data.artifact import Artifact
         from runwatch.store.artifacts import get_version, parse_ref
 
         _entity, project, ref = _split(name, 3, "Artifact")
@@ -114,7 +121,17 @@ class Api:
             record = get_version(conn, project, art_name, alias)
         if type is not None and record.type != type:
             raise UsageError(f"Artifact {name!r} is of type {record.type!r}, not {type!r}.")
-        return Artifact(self.store, record)
+        return Artifact._from_record(self.store, record)
+
+    def artifacts(self, project: str) -> list[Artifact]:
+        """Every version of every artifact in ``project`` (grouped by type and name)."""
+        from runwatch.data.artifact import Artifact
+        from runwatch.store.artifacts import list_artifacts
+
+        _entity, name = _split(project, 2, "Project")
+        assert name is not None
+        with self.store.read() as conn:
+            return [Artifact._from_record(self.store, r) for r in list_artifacts(conn, name)]
 
     def run(self, path: str) -> Run:
         """One run: ``"project/run_id"`` or ``"entity/project/run_id"``."""
@@ -303,20 +320,20 @@ class Run:
         return values[-1]
 
     def logged_artifacts(self) -> list[Artifact]:
-        from runwatch.api.artifacts import Artifact
-        from runwatch.store.artifacts import run_versions
-
-        with self._api.store.read() as conn:
-            return [Artifact(self._api.store, v) for v in run_versions(conn, self._record.pk,
-                                                                       used=False)]
+        """The artifact versions this run logged (its outputs)."""
+        return self._artifacts(used=False)
 
     def used_artifacts(self) -> list[Artifact]:
-        from runwatch.api.artifacts import Artifact
+        """The artifact versions this run used (its inputs)."""
+        return self._artifacts(used=True)
+
+    def _artifacts(self, used: bool) -> list[Artifact]:
+        from runwatch.data.artifact import Artifact
         from runwatch.store.artifacts import run_versions
 
         with self._api.store.read() as conn:
-            return [Artifact(self._api.store, v) for v in run_versions(conn, self._record.pk,
-                                                                       used=True)]
+            return [Artifact._from_record(self._api.store, v)
+                    for v in run_versions(conn, self._record.pk, used=used)]
 
     def __repr__(self) -> str:
         return f"<Run {'/'.join(self.path)} ({self.state})>"

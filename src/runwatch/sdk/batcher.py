@@ -7,6 +7,7 @@ summary), always under the writer's lock.
 
 from __future__ import annotations
 
+import hashlib
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -276,12 +277,17 @@ class Batcher:
             table = meta if meta["_type"] == "table" else meta["table"]
             artifact = run_table_name(self.run_id, name)
             meta = {**meta, "artifact": artifact}
+            # The entry's content is the table's JSON description (wandb's .table.json),
+            # which names the columnar file by its sha256.
+            text = jsonvalue.dumps(table)
+            data = text.encode()
+            sha = hashlib.sha256(data).hexdigest()
+            self._blob(sha, data)
+            entry = ArtifactFile(path=f"{name}.table.json", sha256=sha, size=len(data),
+                                 media=text)
             self.artifacts.append(ArtifactVersion(
                 name=artifact, type="run_table", step=step,
-                digest=manifest_digest([f := ArtifactFile(
-                    path=f"{name}.table.json", sha256=table["sha256"],
-                    size=int(table.get("size", 0)), media=jsonvalue.dumps(table))]),
-                files=[f]))
+                digest=manifest_digest([entry]), files=[entry]))
         self._add_json(name, meta, step, ts)
 
     def _blob(self, sha: str, data: bytes) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
+from runwatch.errors import UsageError
 from runwatch.sdk.config import Config
 from runwatch.sdk.metrics import MetricRegistry, SummaryTracker
 from runwatch.sdk.summary import Summary
@@ -49,6 +50,11 @@ class DisabledRun:
 
     def use_artifact(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+    log_artifact = log_model = link_model = use_artifact
+
+    def use_model(self, *args: Any, **kwargs: Any) -> str:
+        raise UsageError("use_model has nothing to download in mode='disabled'.")
 
     def flush(self, timeout: float | None = None) -> bool:
         return True

@@ -260,12 +260,36 @@ def define_metric(name: str, *args: Any, **kwargs: Any) -> Any:
     return run.define_metric(name, *args, **kwargs)
 
 
-def use_artifact(artifact_or_name: str, *args: Any, **kwargs: Any) -> Any:
-    """``runwatch.use_artifact``: use an artifact version in the current run."""
+def _current(what: str) -> Any:
     run = _package().run
     if run is None:
-        raise UsageError("You must call runwatch.init() before runwatch.use_artifact().")
-    return run.use_artifact(artifact_or_name, *args, **kwargs)
+        raise UsageError(f"You must call runwatch.init() before runwatch.{what}().")
+    return run
+
+
+def use_artifact(artifact_or_name: Any, *args: Any, **kwargs: Any) -> Any:
+    """``runwatch.use_artifact``: use an artifact version in the current run."""
+    return _current("use_artifact").use_artifact(artifact_or_name, *args, **kwargs)
+
+
+def log_artifact(artifact_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+    """``runwatch.log_artifact``: log an artifact in the current run."""
+    return _current("log_artifact").log_artifact(artifact_or_path, *args, **kwargs)
+
+
+def log_model(path: Any, name: str | None = None, aliases: Any = None) -> Any:
+    """``runwatch.log_model``: log a model file or folder in the current run."""
+    return _current("log_model").log_model(path, name=name, aliases=aliases)
+
+
+def use_model(name: str) -> str:
+    """``runwatch.use_model``: download a model artifact; its file (or folder) path."""
+    return _current("use_model").use_model(name)
+
+
+def link_model(path: Any, registered_model_name: str, name: str | None = None,
+               aliases: Any = None) -> Any:
+    return _current("link_model").link_model(path, registered_model_name, name, aliases)
 
 
 def login(*args: Any, **kwargs: Any) -> bool:

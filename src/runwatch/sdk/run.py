@@ -192,31 +192,39 @@ class Run:
             self._writer.batcher.add("metric", spec.record())
         return spec
 
-    def use_artifact(self, artifact_or_name: str, type: str | None = None,  # noqa: A002
-                     aliases: list[str] | None = None, use_as: str | None = None) -> Any:
-        """An artifact version (``"name:alias"``, ``"name:vN"``, ``"project/name:alias"``),
-        recorded as an input of this run. Waits for this run's own data to be written
-        first, so a table logged a moment ago can be used at once."""
-        from runwatch.api.artifacts import Artifact
-        from runwatch.records import ArtifactUse
-        from runwatch.store.artifacts import get_version, parse_ref
+    def log_artifact(self, artifact_or_path: Any, name: str | None = None,
+                     type: str | None = None, aliases: Any = None) -> Any:  # noqa: A002
+        """Log an Artifact (or a file/folder path) as the next version of its name; identical
+        content makes no new version. ``latest`` and ``aliases`` move to it."""
+        from runwatch.sdk import artifacts
 
-        if not isinstance(artifact_or_name, str):
-            raise UsageError(f"use_artifact takes a name such as 'dataset:latest', got "
-                             f"{artifact_or_name!r}.")
-        project, _, ref = artifact_or_name.rpartition("/")
-        project = project.rpartition("/")[2] or self.project
-        name, alias = parse_ref(ref)
-        self.flush()
-        reader = self._open_reader()
-        with reader.read() as conn:
-            record = get_version(conn, project, name, alias)
-        if type is not None and record.type != type:
-            raise UsageError(f"Artifact {artifact_or_name!r} is of type {record.type!r}, "
-                             f"not {type!r}.")
-        self._queue.extend(("use", ArtifactUse(project=project, name=name,
-                                               version=record.version, at=_time()), None))
-        return Artifact(reader, record)
+        return artifacts.log_artifact(self, artifact_or_path, name, type, aliases)
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None,  # noqa: A002
+                     aliases: Any = None, use_as: str | None = None) -> Any:
+        """An artifact version (``"name:alias"``, ``"name:vN"``, ``"project/name:alias"``),
+        recorded as an input of this run."""
+        from runwatch.sdk import artifacts
+
+        return artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
+
+    def log_model(self, path: Any, name: str | None = None, aliases: Any = None) -> Any:
+        """Log a model file or folder as an artifact of type ``model``."""
+        from runwatch.sdk import artifacts
+
+        return artifacts.log_model(self, path, name, aliases)
+
+    def use_model(self, name: str) -> str:
+        """Download a model artifact; the path of its file (or folder)."""
+        from runwatch.sdk import artifacts
+
+        return artifacts.use_model(self, name)
+
+    def link_model(self, path: Any, registered_model_name: str, name: str | None = None,
+                   aliases: Any = None) -> Any:
+        from runwatch.sdk import artifacts
+
+        return artifacts.link_model(self, path, registered_model_name, name, aliases)
 
     def _open_reader(self) -> Any:
         if self._reader is None:

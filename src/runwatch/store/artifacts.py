@@ -58,7 +58,7 @@ def log_version(conn: Connection, project_id: int, run_pk: int, rec: ArtifactVer
         if rec.files:
             conn.execute(sa.insert(artifact_files), [
                 {"version_id": version_id, "path": f.path, "sha256": f.sha256, "size": f.size,
-                 "media": f.media} for f in rec.files])
+                 "media": f.media, "ref": f.ref, "checksum": f.checksum} for f in rec.files])
     for alias in dict.fromkeys(["latest", *rec.aliases]):
         conn.execute(sa.delete(artifact_aliases).where(artifact_aliases.c.artifact_id == art_id,
                                                        artifact_aliases.c.alias == alias))
@@ -144,7 +144,8 @@ def _version(conn: Connection, version_id: int) -> VersionRecord:
     aliases = conn.execute(sa.select(artifact_aliases.c.alias).where(
         artifact_aliases.c.version_id == version_id).order_by(artifact_aliases.c.alias)
     ).scalars().all()
-    files = [ArtifactFile(path=f.path, sha256=f.sha256, size=f.size, media=f.media)
+    files = [ArtifactFile(path=f.path, sha256=f.sha256, size=f.size, media=f.media, ref=f.ref,
+                          checksum=f.checksum)
              for f in conn.execute(sa.select(artifact_files).where(
                  artifact_files.c.version_id == version_id).order_by(artifact_files.c.path))]
     return VersionRecord(
@@ -161,3 +162,35 @@ def run_versions(conn: Connection, run_pk: int, used: bool) -> list[VersionRecor
     else:
         q = sa.select(artifact_versions.c.id).where(artifact_versions.c.run_pk == run_pk)
     return [_version(conn, int(v)) for v in conn.execute(q).scalars().all()]
+
+
+def used_by(conn: Connection, version_id: int) -> list[tuple[str, str]]:
+    """(project, run id) of every run that used the version, in order of use."""
+    rows = conn.execute(
+        sa.select(projects.c.name, runs.c.run_id)
+        .join(runs, runs.c.project_id == projects.c.id)
+        .join(artifact_usage, artifact_usage.c.run_pk == runs.c.pk)
+        .where(artifact_usage.c.version_id == version_id)
+        .order_by(artifact_usage.c.used_at))
+    return [(r.name, r.run_id) for r in rows]
+
+
+def logged_by(conn: Connection, version_id: int) -> tuple[str, str] | None:
+    r = conn.execute(
+        sa.select(projects.c.name, runs.c.run_id)
+        .join(runs, runs.c.project_id == projects.c.id)
+        .join(artifact_versions, artifact_versions.c.run_pk == runs.c.pk)
+        .where(artifact_versions.c.id == version_id)).first()
+    return None if r is None else (r.name, r.run_id)
+
+
+def list_artifacts(conn: Connection, project: str) -> list[VersionRecord]:
+    """Every version of every artifact in ``project``, newest first per artifact."""
+    ids = conn.execute(
+        sa.select(artifact_versions.c.id)
+        .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+        .join(projects, projects.c.id == artifacts.c.project_id)
+        .where(projects.c.name == project)
+        .order_by(artifacts.c.type, artifacts.c.name, artifact_versions.c.version.desc())
+    ).scalars().all()
+    return [_version(conn, int(i)) for i in ids]

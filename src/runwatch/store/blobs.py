@@ -15,6 +15,8 @@ from pathlib import Path
 
 from runwatch.errors import StoreError
 
+_PIECE = 1 << 20
+
 
 class BlobStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -48,6 +50,67 @@ class BlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def put_file(self, source: str | os.PathLike[str]) -> tuple[str, int]:
+        """Copy a file in while hashing it, in 1 MiB pieces (a 2 GB checkpoint never sits
+        in memory); returns (sha256, size). A no-op copy when the content is already here."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        try:
+            with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+                while piece := src.read(_PIECE):
+                    digest.update(piece)
+                    dst.write(piece)
+                    size += len(piece)
+                dst.flush()
+                os.fsync(dst.fileno())
+            sha = digest.hexdigest()
+            target = self.path(sha)
+            if target.exists():
+                Path(tmp).unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+            return sha, size
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def copy_to(self, sha: str, dest: str | os.PathLike[str]) -> None:
+        """Write blob ``sha`` to ``dest``, checking its hash on the way; a mismatch
+        removes ``dest`` and raises an error naming the blob and the file."""
+        source = self.path(sha)
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        tmp = dest.with_name(f".{dest.name}.part")
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                while piece := src.read(_PIECE):
+                    digest.update(piece)
+                    dst.write(piece)
+        except FileNotFoundError:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"Blob {sha} for {dest} is missing from {self.root}.") from None
+        if digest.hexdigest() != sha:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"Blob {sha} at {source} is corrupted (its content hashes to "
+                             f"{digest.hexdigest()}); {dest} was not written. Restore the blob "
+                             "or log the file again.")
+        os.replace(tmp, dest)
+
+    def verify(self, sha: str) -> bool:
+        """True if blob ``sha`` exists and its content still hashes to ``sha``."""
+        digest = hashlib.sha256()
+        try:
+            with open(self.path(sha), "rb") as src:
+                while piece := src.read(_PIECE):
+                    digest.update(piece)
+        except FileNotFoundError:
+            return False
+        return digest.hexdigest() == sha
 
     def get(self, sha: str) -> bytes:
         path = self.path(sha)

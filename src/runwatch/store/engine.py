@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from runwatch.errors import StoreError
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 BUSY_TIMEOUT_MS = 120_000
 WRITE_OPTION = "runwatch_write"
 

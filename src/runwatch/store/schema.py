@@ -153,6 +153,8 @@ artifact_files = Table(
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("media", Text, nullable=True),  # a media meta (JSON) when the file is a Table etc.
+    Column("ref", Text, nullable=True),    # a reference's URI: content stays where it is
+    Column("checksum", String(128), nullable=True),  # a reference's checksum (sha256 or ETag)
 )
 
 artifact_usage = Table(

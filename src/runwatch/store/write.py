@@ -123,7 +123,15 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None) 
         for blob in batch.blobs:
             blobs.put(blob.sha256, blob.data)
     for version in batch.artifacts:
-        artifacts.log_version(conn, project_id, run_pk, version, now)
+        missing = [f.path for f in version.files
+                   if f.ref is None and (blobs is None or not blobs.has(f.sha256))]
+        if missing:
+            raise StoreError(f"Artifact {version.name!r} names files whose content is not in "
+                             f"the blob store: {missing[:5]}. Log it again from its files.")
+        target = project_id
+        if version.project is not None and version.project != batch.project:
+            target = _project_id(conn, version.project, None, now)
+        artifacts.log_version(conn, target, run_pk, version, now)
     for use in batch.uses:
         artifacts.record_use(conn, run_pk, use)
 
