@@ -77,36 +77,33 @@ def log_artifact(run: Run, artifact: Any, name: str | None = None, type: str | N
         fresh._entries = dict(artifact._entries)
         fresh._store = artifact._store
         artifact = fresh
+    from runwatch.store.artifacts import artifact_type, find_by_digest
+
     alias_list = _aliases(aliases)
     _ensure_blobs(run, artifact)
     target = project or run.project
+    store = run._open_reader()
+    with store.read() as conn:
+        existing_type = artifact_type(conn, target, artifact.source_name)
+    if existing_type is not None and existing_type != artifact.type:
+        raise UsageError(f"Artifact {target}/{artifact.source_name} is of type "
+                         f"{existing_type!r}; this one is {artifact.type!r}. Use another name.")
     record = ArtifactVersion(
         name=artifact.source_name, type=artifact.type, digest=artifact.digest,
         files=list(artifact._entries.values()), project=target if project else None,
         aliases=alias_list, description=artifact.description,
         metadata=jsonvalue.dumps(artifact.metadata), step=run.step)
     run._queue.extend(("artifact", (record, []), None))
-    run.flush()
-    from runwatch.store.artifacts import get_version
-
-    store = run._open_reader()
+    # Wait for the store to number the version, so .version is known on return.
+    if not run.flush():
+        raise UsageError(f"Artifact {artifact.source_name!r} is queued but the store did not "
+                         "take it in time; it will be written, but its version is unknown.")
     with store.read() as conn:
-        stored = get_version(conn, target, artifact.source_name, "latest")
-    if stored.digest != artifact.digest:  # another writer moved latest meanwhile: find ours
-        with store.read() as conn:
-            stored = _by_digest(conn, target, artifact.source_name, artifact.digest)
+        stored = find_by_digest(conn, target, artifact.source_name, artifact.digest)
+    if stored is None:
+        raise UsageError(f"Artifact {artifact.source_name!r} was refused by the store; the "
+                         "warning above says why.")
     return artifact._bind(store, stored)
-
-
-def _by_digest(conn: Any, project: str, name: str, digest: str) -> Any:
-    from runwatch.store.artifacts import get_version
-
-    version = 0
-    while True:
-        record = get_version(conn, project, name, f"v{version}")
-        if record.digest == digest:
-            return record
-        version += 1
 
 
 def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None,  # noqa: A002

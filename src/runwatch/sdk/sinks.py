@@ -12,7 +12,7 @@ class Sink(Protocol):
 
     def open(self) -> None: ...
 
-    def apply(self, batch: Batch) -> bool: ...
+    def apply(self, batch: Batch) -> list[str]: ...
 
     def close(self) -> None: ...
 
@@ -36,8 +36,11 @@ class LocalSink:
             self._store = open_store(self.url)
         return self._store
 
-    def apply(self, batch: Batch) -> bool:
-        return self._open().write(batch)
+    def apply(self, batch: Batch) -> list[str]:
+        """Write ``batch``; returns what the store refused (usually nothing)."""
+        problems: list[str] = []
+        self._open().write(batch, problems)
+        return problems
 
     def close(self) -> None:
         if self._store is not None:

@@ -139,7 +139,7 @@ class Writer:
                     return
                 continue
             try:
-                self.sink.apply(batch)
+                problems = self.sink.apply(batch)
             except SeqGapError as exc:
                 self.stats["write_failures"] += 1
                 self.warner.warn("seq-gap", f"runwatch: {exc}", background=True)
@@ -161,6 +161,9 @@ class Writer:
             backoff = 0.05
             self.outbox.ack()
             self.stats["batches_written"] += 1
+            for problem in problems:
+                self.stats["refused_records"] += 1
+                self.warner.warn(f"refused:{problem}", f"runwatch: {problem}", background=True)
 
     def _bad_spill(self, path: Path, exc: Exception) -> None:
         self.stats["bad_spill_files"] += 1

@@ -31,12 +31,13 @@ class Store:
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
-    def write(self, batch: Batch) -> bool:
-        """Apply one batch in its own transaction; False if it was applied before."""
+    def write(self, batch: Batch, problems: list[str] | None = None) -> bool:
+        """Apply one batch in its own transaction; False if it was applied before.
+        Records the store refused are described in ``problems`` (see write_batch)."""
         with self.engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                return write_batch(conn, batch, self.blobs)
+                return write_batch(conn, batch, self.blobs, problems)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -27,6 +27,16 @@ from runwatch.store.schema import (
 )
 
 
+def type_conflict(conn: Connection, project_id: int, rec: ArtifactVersion) -> str | None:
+    """Why ``rec`` cannot join its artifact (another type), or None."""
+    existing = conn.execute(sa.select(artifacts.c.type).where(
+        artifacts.c.project_id == project_id, artifacts.c.name == rec.name)).scalar()
+    if existing is not None and existing != rec.type:
+        return (f"Artifact {rec.name!r} is of type {existing!r}; a version of type "
+                f"{rec.type!r} cannot join it. Use another name.")
+    return None
+
+
 def log_version(conn: Connection, project_id: int, run_pk: int, rec: ArtifactVersion,
                 now: float) -> int:
     """Store ``rec`` (or find its twin by digest); returns the version number."""
@@ -194,3 +204,20 @@ def list_artifacts(conn: Connection, project: str) -> list[VersionRecord]:
         .order_by(artifacts.c.type, artifacts.c.name, artifact_versions.c.version.desc())
     ).scalars().all()
     return [_version(conn, int(i)) for i in ids]
+
+
+def artifact_type(conn: Connection, project: str, name: str) -> str | None:
+    return conn.execute(
+        sa.select(artifacts.c.type).join(projects, projects.c.id == artifacts.c.project_id)
+        .where(projects.c.name == project, artifacts.c.name == name)).scalar()
+
+
+def find_by_digest(conn: Connection, project: str, name: str,
+                   digest: str) -> VersionRecord | None:
+    version_id = conn.execute(
+        sa.select(artifact_versions.c.id)
+        .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+        .join(projects, projects.c.id == artifacts.c.project_id)
+        .where(projects.c.name == project, artifacts.c.name == name,
+               artifact_versions.c.digest == digest)).scalar()
+    return None if version_id is None else _version(conn, int(version_id))

@@ -55,11 +55,16 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return insert(table)
 
 
-def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None) -> bool:
+def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None,
+                problems: list[str] | None = None) -> bool:
     """Apply ``batch``; returns False when it was already applied (a no-op).
 
     Blobs go to ``blobs`` first (content-addressed, so a rolled-back transaction
     leaves at worst an unreferenced file, never a reference to a missing one).
+    An artifact version the store must refuse (its files are not in the blob store,
+    its name belongs to an artifact of another type) is skipped and described in
+    ``problems``; the rest of the batch is applied, so one bad record can never block
+    the run's later batches.
     """
     now = batch.sent_at
     row = conn.execute(
@@ -125,12 +130,16 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None) 
     for version in batch.artifacts:
         missing = [f.path for f in version.files
                    if f.ref is None and (blobs is None or not blobs.has(f.sha256))]
-        if missing:
-            raise StoreError(f"Artifact {version.name!r} names files whose content is not in "
-                             f"the blob store: {missing[:5]}. Log it again from its files.")
         target = project_id
         if version.project is not None and version.project != batch.project:
             target = _project_id(conn, version.project, None, now)
+        problem = (f"Artifact {version.name!r} was not stored: the content of {missing[:5]} "
+                   "is not in the blob store. Log it again from its files."
+                   if missing else artifacts.type_conflict(conn, target, version))
+        if problem is not None:
+            if problems is not None:
+                problems.append(problem)
+            continue
         artifacts.log_version(conn, target, run_pk, version, now)
     for use in batch.uses:
         artifacts.record_use(conn, run_pk, use)
