@@ -125,7 +125,7 @@ def test_use_artifact_errors_name_what_exists(api):
     run.log({"t": runwatch.Table(columns=["a"], data=[[1]])})
     with pytest.raises(runwatch.RunwatchError, match=f"run-{run.id}-t"):
         run.use_artifact("nope:latest")
-    with pytest.raises(runwatch.RunwatchError, match="no such alias"):
+    with pytest.raises(runwatch.RunwatchError, match="has no 'prod'; aliases: latest"):
         run.use_artifact(f"run-{run.id}-t:prod")
     run.finish()
 

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from runwatch import jsonvalue
-from runwatch.errors import UsageError
+from runwatch.errors import RunwatchError, UsageError
 from runwatch.records import ArtifactFile, manifest_digest
 from runwatch.store.blobs import BlobStore
 
@@ -57,6 +57,17 @@ def _sha_of_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _referenced_shas(meta: Any) -> list[str]:
+    """Blobs an object's JSON description names (a table's file, an image's bytes)."""
+    if isinstance(meta, dict):
+        own = [meta["sha256"]] if isinstance(meta.get("sha256"), str) else []
+        return own + [s for v in meta.values() if isinstance(v, (dict, list))
+                      for s in _referenced_shas(v)]
+    if isinstance(meta, list):
+        return [s for v in meta for s in _referenced_shas(v)]
+    return []
+
+
 class Artifact:
     def __init__(self, name: str, type: str, description: str | None = None,  # noqa: A002
                  metadata: dict[str, Any] | None = None, incremental: bool = False,
@@ -78,9 +89,14 @@ class Artifact:
         if self._store is not None and self._store.blobs is not None:
             return self._store.blobs
         if self._staging is None:
+            import sys
+
             from runwatch import settings
 
-            self._staging = BlobStore(Path(settings.resolve().dir) / "blobs")
+            # Stage in the active run's store so logging it copies nothing more.
+            run = getattr(sys.modules.get("runwatch"), "run", None)
+            folder = getattr(run, "dir", "") or settings.resolve().dir
+            self._staging = BlobStore(Path(folder) / "blobs")
         return self._staging
 
     def _mutable(self) -> None:
@@ -260,7 +276,11 @@ class Artifact:
                              "object; use download() or get_entry(...).")
         from runwatch.data.media import decode
 
-        return decode(jsonvalue.loads(entry.media), self._blobs().get)
+        try:
+            return decode(jsonvalue.loads(entry.media), self._blobs().get)
+        except (ValueError, OSError, RunwatchError) as exc:
+            raise UsageError(f"Entry {entry.path!r} of {self.qualified_name} cannot be read: "
+                             f"{exc}") from exc
 
     def download(self, root: str | os.PathLike[str] | None = None) -> str:
         """Write every entry under ``root`` (default ``./artifacts/<name>:<version>``),
@@ -295,8 +315,12 @@ class Artifact:
                 expected = entry.sha256 or (entry.checksum or "").removeprefix("sha256:")
                 if expected and not expected.startswith("etag:") and sha != expected:
                     bad.append(f"{entry.path} (sha256 {sha}, expected {expected})")
-            elif not self._blobs().verify(entry.sha256):
-                bad.append(f"{entry.path} (blob {entry.sha256} missing or corrupted)")
+            else:
+                shas = [entry.sha256] + _referenced_shas(
+                    jsonvalue.loads(entry.media) if entry.media else None)
+                broken = [sha for sha in shas if not self._blobs().verify(sha)]
+                if broken:
+                    bad.append(f"{entry.path} (blob {', '.join(broken)} missing or corrupted)")
         if bad:
             raise UsageError(f"Artifact {self.qualified_name} does not match its manifest: "
                              + "; ".join(bad))

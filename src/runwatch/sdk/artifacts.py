@@ -54,7 +54,7 @@ def _ensure_blobs(run: Run, artifact: Artifact) -> None:
         if staging is None or not staging.has(entry.sha256):
             raise UsageError(f"The content of {entry.path!r} is in no blob store; add the "
                              "file to the artifact again.")
-        staging.copy_to(entry.sha256, store.blobs.path(entry.sha256))
+        staging.link_into(entry.sha256, store.blobs)
 
 
 def log_artifact(run: Run, artifact: Any, name: str | None = None, type: str | None = None,  # noqa: A002
@@ -69,7 +69,7 @@ def log_artifact(run: Run, artifact: Any, name: str | None = None, type: str | N
         artifact = art
     if not isinstance(artifact, Artifact):
         raise UsageError(f"log_artifact takes an Artifact or a path, got "
-                         f"{type(artifact).__name__}.")
+                         f"{artifact.__class__.__name__}: {artifact!r:.80}.")
     if artifact.logged:
         # Logging a logged artifact again (wandb allows it): same files, new aliases.
         fresh = Artifact(artifact.source_name, artifact.type, artifact.description,
@@ -139,8 +139,9 @@ def log_model(run: Run, path: str | os.PathLike[str], name: str | None = None,
     source = Path(path)
     if not source.exists():
         raise UsageError(f"log_model: {str(path)!r} does not exist.")
-    art_name = name or f"run-{run.id}-{source.name}"
-    artifact = Artifact(_safe_name(art_name), "model")
+    # An explicit name must be valid (an error naming it); the default is made valid.
+    art_name = check_name(name) if name is not None else _safe_name(f"run-{run.id}-{source.name}")
+    artifact = Artifact(art_name, "model")
     if source.is_dir():
         artifact.add_dir(source)
     else:
@@ -169,8 +170,9 @@ def link_model(run: Run, path: str | os.PathLike[str], registered_model_name: st
                name: str | None = None, aliases: Any = None) -> Artifact:
     """Log the model, then register it as a version of ``registered_model_name`` in the
     ``model-registry`` project (same files, stored once)."""
+    check_name(registered_model_name)  # before anything is stored
     model = log_model(run, path, name=name)
-    linked = Artifact(check_name(registered_model_name), "model",
+    linked = Artifact(registered_model_name, "model",
                       description=f"linked from {model.qualified_name}")
     linked._entries = dict(model._entries)
     linked._store = model._store

@@ -137,9 +137,22 @@ def get_version(conn: Connection, project: str, name: str, alias: str) -> Versio
         known = conn.execute(sa.select(artifacts.c.name).join(
             projects, projects.c.id == artifacts.c.project_id).where(
             projects.c.name == project)).scalars().all()
-        what = "no such alias or version" if name in known else "no such artifact"
-        raise RunNotFoundError(f"Artifact {project}/{name}:{alias} not found ({what}); "
-                               f"artifacts in {project!r}: {', '.join(sorted(known)) or 'none'}.")
+        if name in known:
+            aliases = conn.execute(
+                sa.select(artifact_aliases.c.alias)
+                .join(artifacts, artifacts.c.id == artifact_aliases.c.artifact_id)
+                .join(projects, projects.c.id == artifacts.c.project_id)
+                .where(projects.c.name == project, artifacts.c.name == name)
+                .order_by(artifact_aliases.c.alias)).scalars().all()
+            versions = conn.execute(base.with_only_columns(artifact_versions.c.version)
+                                    .order_by(artifact_versions.c.version)).scalars().all()
+            raise RunNotFoundError(
+                f"Artifact {project}/{name} has no {alias!r}; aliases: "
+                f"{', '.join(aliases) or 'none'}; versions: "
+                f"{', '.join(f'v{v}' for v in versions) or 'none'}.")
+        raise RunNotFoundError(f"Artifact {project}/{name}:{alias} not found (no such "
+                               f"artifact); artifacts in {project!r}: "
+                               f"{', '.join(sorted(known)) or 'none'}.")
     return _version(conn, int(version_id))
 
 

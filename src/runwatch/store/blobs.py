@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class BlobStore:
     def put(self, sha: str, data: bytes) -> None:
         """Store ``data`` under ``sha`` (checked); a no-op when it is already there."""
         target = self.path(sha)
-        if target.exists():
+        if target.exists() and target.stat().st_size == len(data) and self.verify(sha):
             return
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha:
@@ -52,31 +53,56 @@ class BlobStore:
             raise
 
     def put_file(self, source: str | os.PathLike[str]) -> tuple[str, int]:
-        """Copy a file in while hashing it, in 1 MiB pieces (a 2 GB checkpoint never sits
-        in memory); returns (sha256, size). A no-op copy when the content is already here."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Store a file's content; returns (sha256, size).
+
+        The file is hashed first, 1 MiB at a time (a 2 GB checkpoint never sits in
+        memory). Content already here, intact, costs that read and no write; new content
+        is copied by the kernel into a temporary name, synced and renamed into place. A
+        stored blob found corrupted is replaced, so logging the file again repairs it.
+        """
+        source = Path(source)
+        before = source.stat()
         digest = hashlib.sha256()
         size = 0
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
-        try:
-            with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-                while piece := src.read(_PIECE):
-                    digest.update(piece)
-                    dst.write(piece)
-                    size += len(piece)
-                dst.flush()
-                os.fsync(dst.fileno())
-            sha = digest.hexdigest()
-            target = self.path(sha)
-            if target.exists():
-                Path(tmp).unlink()
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, target)
+        with open(source, "rb") as src:
+            while piece := src.read(_PIECE):
+                digest.update(piece)
+                size += len(piece)
+        sha = digest.hexdigest()
+        target = self.path(sha)
+        if target.exists() and target.stat().st_size == size and self.verify(sha):
             return sha, size
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)  # copy_file_range/sendfile: no trip through Python
+            after = source.stat()
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) \
+                    or after.st_size != size:
+                raise StoreError(f"{str(source)!r} changed while it was being stored; "
+                                 "log it again once it is written.")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return sha, size
+
+    def link_into(self, sha: str, other: BlobStore) -> None:
+        """Make blob ``sha`` of this store present in ``other`` (a hard link when both
+        are on one disk: blobs never change; else a checked copy)."""
+        target = other.path(sha)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.path(sha), target)
+        except FileExistsError:
+            return
+        except OSError:
+            self.copy_to(sha, target)
 
     def copy_to(self, sha: str, dest: str | os.PathLike[str]) -> None:
         """Write blob ``sha`` to ``dest``, checking its hash on the way; a mismatch
@@ -91,6 +117,8 @@ class BlobStore:
                 while piece := src.read(_PIECE):
                     digest.update(piece)
                     dst.write(piece)
+                dst.flush()
+                os.fsync(dst.fileno())
         except FileNotFoundError:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"Blob {sha} for {dest} is missing from {self.root}.") from None
