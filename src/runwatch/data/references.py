@@ -118,14 +118,17 @@ def fetch(entry: ArtifactFile, target: Path) -> None:
         source = Path(unquote(parsed.path))
         if not source.is_file():
             raise UsageError(f"Referenced file {entry.ref} (entry {entry.path!r}) is gone.")
-        shutil.copyfile(source, target)
+        # Into a temporary name first: a failed check never replaces a good earlier copy.
+        part = target.with_name(f".{target.name}.part")
+        shutil.copyfile(source, part)
         if entry.checksum and entry.checksum.startswith("sha256:"):
-            sha, _size = _sha(target)
+            sha, _size = _sha(part)
             if f"sha256:{sha}" != entry.checksum:
-                target.unlink()
+                part.unlink()
                 raise UsageError(f"Referenced file {entry.ref} (entry {entry.path!r}) changed "
                                  f"since it was logged: sha256 {sha}, recorded "
                                  f"{entry.checksum[7:]}.")
+        os.replace(part, target)
         return
     client = _s3_client()
     key = parsed.path.lstrip("/")
@@ -138,5 +141,6 @@ def fetch(entry: ArtifactFile, target: Path) -> None:
     if entry.checksum and entry.checksum != f"etag:{etag}":
         raise UsageError(f"Referenced object {entry.ref} (entry {entry.path!r}) changed since "
                          f"it was logged: ETag {etag}, recorded {entry.checksum[5:]}.")
-    client.download_file(parsed.netloc, key, str(target),
-                         ExtraArgs=extra or None)
+    part = target.with_name(f".{target.name}.part")
+    client.download_file(parsed.netloc, key, str(part), ExtraArgs=extra or None)
+    os.replace(part, target)
