@@ -39,7 +39,7 @@ def write(path: Path, data: bytes | str) -> Path:
 
 
 def test_tutorial_model_snippets_verbatim(api, store_dir, tmp_path, monkeypatch):
-    torch = pytest.importorskip("torch")
+    import torch
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 2)
@@ -90,7 +90,7 @@ def test_tutorial_model_snippets_verbatim(api, store_dir, tmp_path, monkeypatch)
 
 
 def test_tutorial_use_model_later_in_a_fresh_process(tmp_path, monkeypatch):
-    torch = pytest.importorskip("torch")
+    import torch
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(1)
     model = torch.nn.Linear(3, 1)

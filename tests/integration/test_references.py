@@ -143,8 +143,8 @@ def test_same_reference_twice_is_the_same_version_a_change_is_a_new_one(tmp_path
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server_mod = pytest.importorskip("moto.server")
-    pytest.importorskip("boto3")
+    import boto3  # noqa: F401 - the S3 client runwatch uses
+    import moto.server as server_mod
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
