@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import runwatch
 
 RESERVED = ("_step", "_runtime", "_timestamp")
@@ -52,3 +54,28 @@ def scan(store: Path, path: str) -> list[dict[str, Any]]:
 
 def count_points(rows: Iterable[dict[str, Any]]) -> int:
     return sum(len(user_items(r)) for r in rows)
+
+
+@pytest.fixture(autouse=False)
+def work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Downloads to the default ./artifacts folder land in the test's folder."""
+    monkeypatch.chdir(tmp_path)
+
+
+def blob_files(store_dir: Path) -> set[str]:
+    """Every file under the blob store (relative paths), temporary ones included."""
+    root = store_dir / "blobs"
+    if not root.exists():
+        return set()
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path

@@ -18,23 +18,21 @@ import runwatch
 import runwatch as wandb
 from runwatch.errors import RunwatchError, UsageError
 from tests.conftest import run_python
-from tests.integration._helpers import spawn
+from tests.integration._helpers import (  # noqa: F401 - work_in_tmp is a fixture
+    blob_files,
+    spawn,
+    tree,
+    work_in_tmp,
+    write,
+)
 
 # -- helpers --
 
 
-@pytest.fixture(autouse=True)
-def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Downloads to the default ./artifacts folder land in the test's folder."""
-    monkeypatch.chdir(tmp_path)
+# Every test here works in its own folder (downloads default to ./artifacts).
+pytestmark = pytest.mark.usefixtures("work_in_tmp")
 
 
-def blob_files(store_dir: Path) -> set[str]:
-    """Every file under the blob store (relative paths), temporary ones included."""
-    root = store_dir / "blobs"
-    if not root.exists():
-        return set()
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
 def blob_path(store_dir: Path, sha: str) -> Path:
@@ -54,18 +52,8 @@ def flip_byte(path: Path, offset: int | None = None) -> None:
     path.write_bytes(bytes(data))
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` by relative path, with its content."""
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def write(path: Path, data: bytes | str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode()
-    path.write_bytes(data)
-    return path
 
 
 def versions(store_dir: Path, project: str) -> list[tuple[str, str, list[str]]]:

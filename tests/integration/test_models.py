@@ -12,30 +12,16 @@ import runwatch
 import runwatch as wandb
 from runwatch.errors import RunwatchError, UsageError
 from tests.conftest import run_python
+from tests.integration._helpers import blob_files, tree, work_in_tmp, write  # noqa: F401
+
+# Every test here works in its own folder (downloads default to ./artifacts).
+pytestmark = pytest.mark.usefixtures("work_in_tmp")
 
 
-@pytest.fixture(autouse=True)
-def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Downloads to the default ./artifacts folder land in the test's folder."""
-    monkeypatch.chdir(tmp_path)
 
 
-def blob_files(store_dir: Path) -> set[str]:
-    root = store_dir / "blobs"
-    if not root.exists():
-        return set()
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def write(path: Path, data: bytes | str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
 
 
 def test_tutorial_model_snippets_verbatim(api, store_dir, tmp_path, monkeypatch):

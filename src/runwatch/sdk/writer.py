@@ -122,15 +122,21 @@ class Writer:
 
     # -- sending --
     def _send_loop(self) -> None:
-        try:
-            # Open the store while training runs, not when the first batch is due.
-            self.sink.open()
-            replayed = replay_orphans(self.spill_dir, self.sink.apply, self._bad_spill)
-            self.stats["replayed_batches"] += replayed
-        except Exception as exc:  # noqa: BLE001
-            self.warner.warn("replay", f"runwatch could not replay spill files in "
-                             f"{self.spill_dir}: {exc!r}. They are kept for the next try.",
-                             background=True)
+        # Open the store while training runs, not when the first batch is due, and
+        # replay what dead writers left; a busy store gets a few tries before a warning.
+        for attempt in range(8):
+            try:
+                self.sink.open()
+                replayed = replay_orphans(self.spill_dir, self.sink.apply, self._bad_spill)
+                self.stats["replayed_batches"] += replayed
+                break
+            except Exception as exc:  # noqa: BLE001
+                if attempt == 7:
+                    self.warner.warn("replay", f"runwatch could not replay spill files in "
+                                     f"{self.spill_dir}: {exc!r}. They are kept for the next "
+                                     "try.", background=True)
+                elif self._sender_stop.wait(0.05 * 2 ** attempt):
+                    break
         backoff = 0.05
         while True:
             batch = self.outbox.peek(timeout=0.2)

@@ -45,6 +45,8 @@ def create_store_engine(url: str) -> Engine:
                     f"Cannot create the store folder {str(path.parent)!r}: {exc}. "
                     "Set RUNWATCH_DIR to a writable folder."
                 ) from exc
+        if path is not None:
+            _create_in_wal_mode(path)
         engine = sa.create_engine(
             parsed,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -72,6 +74,21 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+def _create_in_wal_mode(path: Path) -> None:
+    """Put the database in WAL mode once, under the migration lock: converting a new file
+    while other connections touch it is where SQLite answers "locked" without waiting."""
+    with open(str(path) + ".migrate-lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                _set_wal(conn.cursor())
+            finally:
+                conn.close()
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _set_wal(cur: Any) -> None:
