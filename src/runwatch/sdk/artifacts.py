@@ -93,7 +93,7 @@ def log_artifact(run: Run, artifact: Any, name: str | None = None, type: str | N
         files=list(artifact._entries.values()), project=target if project else None,
         aliases=alias_list, description=artifact.description,
         metadata=jsonvalue.dumps(artifact.metadata), step=run.step)
-    run._queue.extend(("artifact", (record, []), None))
+    run._queue.extend(("artifact", record, None))
     # Wait for the store to number the version, so .version is known on return.
     if not run.flush():
         raise UsageError(f"Artifact {artifact.source_name!r} is queued but the store did not "

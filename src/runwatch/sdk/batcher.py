@@ -92,10 +92,8 @@ class Batcher:
             self.state = payload
         elif tag == "use":
             self.uses.append(payload)
-        elif tag == "artifact":
-            self.artifacts.append(payload[0])
-            for blob in payload[1]:
-                self._blob(blob.sha256, blob.data)
+        elif tag == "artifact":  # its files are in the blob store already
+            self.artifacts.append(payload)
 
     def add_row(self, step: int, ts: float, data: dict[Any, Any]) -> None:
         """Hold a history row; rows become columns in bulk (:meth:`_columnize`)."""
@@ -247,7 +245,6 @@ class Batcher:
                 cols[0].append(step)
                 cols[1].append(ts)
                 cols[2].append(value)
-                self.points += 1
         else:
             self._add_other(key, value, step, ts, depth)
 
@@ -318,7 +315,6 @@ class Batcher:
         cols[1].append(ts)
         cols[2].append(text)
         self.tracker.add_value(name, value)
-        self.points += 1
 
     # -- output --
     def fold_summary(self) -> None:

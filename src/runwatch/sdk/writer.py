@@ -65,12 +65,12 @@ class Writer:
             self._wake.wait(max(due - time.monotonic(), 0.0))
             self._wake.clear()
             due = max(due + self.flush_interval, time.monotonic())
-            self._safe_flush(force=False)
-        self._safe_flush(force=True)
+            self._safe_flush()
+        self._safe_flush()
 
-    def _safe_flush(self, force: bool) -> None:
+    def _safe_flush(self) -> None:
         try:
-            self.flush_queue(force=force)
+            self.flush_queue()
         except Exception as exc:  # noqa: BLE001 - never let the thread die silently
             self.stats["batch_failures"] += 1
             self.warner.warn("batcher", f"runwatch's writer failed to batch data: {exc!r}. "
@@ -95,14 +95,13 @@ class Writer:
             if batcher.points >= _MAX_POINTS_PER_BATCH:
                 self._emit(time.time())
 
-    def flush_queue(self, force: bool = False) -> None:
+    def flush_queue(self) -> None:
+        """Batch everything queued (or send a heartbeat when it is due)."""
         with self.lock:
             self.drain()
             now = time.time()
-            heartbeat = now - self._last_batch_at >= self.heartbeat_interval
-            if force or heartbeat or not self.batcher.empty():
-                if not self.batcher.empty() or heartbeat:
-                    self._emit(now)
+            if not self.batcher.empty() or now - self._last_batch_at >= self.heartbeat_interval:
+                self._emit(now)
 
     def _emit(self, now: float) -> None:
         batch = self.batcher.take(self._seq, now)
@@ -192,7 +191,7 @@ class Writer:
         self._batch_thread.join(max(deadline - time.monotonic(), 0.1))
         if self._batch_thread.is_alive():
             # Batcher stuck (should not happen): batch what is queued ourselves.
-            self.flush_queue(force=True)
+            self.flush_queue()
         self.outbox.wait_empty(max(deadline - time.monotonic(), 0.0))
         self._sender_stop.set()
         self.outbox.wake()
