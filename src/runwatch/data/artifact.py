@@ -25,7 +25,7 @@ from typing import IO, Any
 from runwatch import jsonvalue
 from runwatch.errors import RunwatchError, UsageError
 from runwatch.records import ArtifactFile, manifest_digest
-from runwatch.store.blobs import BlobStore
+from runwatch.store.blobs import BlobStore, hash_file
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _PIECE = 1 << 20
@@ -47,14 +47,6 @@ def _entry_path(name: object) -> str:
                          "artifact (no leading '/' and no '..').")
     return str(path)
 
-
-def _sha_of_file(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while piece := fh.read(_PIECE):
-            digest.update(piece)
-            size += len(piece)
-    return digest.hexdigest(), size
 
 
 def _referenced_shas(meta: Any) -> list[str]:
@@ -311,7 +303,7 @@ class Artifact:
                 if not path.is_file():
                     bad.append(f"{entry.path} (missing)")
                     continue
-                sha, _size = _sha_of_file(path)
+                sha, _size = hash_file(path)
                 expected = entry.sha256 or (entry.checksum or "").removeprefix("sha256:")
                 if expected and not expected.startswith("etag:") and sha != expected:
                     bad.append(f"{entry.path} (sha256 {sha}, expected {expected})")

@@ -8,7 +8,6 @@ reference fetches it and checks it against what was recorded.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path, PurePosixPath
@@ -17,17 +16,10 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from runwatch.errors import UsageError
 from runwatch.records import ArtifactFile
+from runwatch.store.blobs import hash_file
 
 _PIECE = 1 << 20
 
-
-def _sha(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while piece := fh.read(_PIECE):
-            digest.update(piece)
-            size += len(piece)
-    return digest.hexdigest(), size
 
 
 def resolve(uri: str, name: str | None, checksum: bool,
@@ -57,7 +49,7 @@ def _file_entries(root: Path, name: str | None, checksum: bool,
                          f"max_objects={max_objects}.")
     out = []
     for path, entry_name in files:
-        sha, size = _sha(path) if checksum else ("", path.stat().st_size)
+        sha, size = hash_file(path) if checksum else ("", path.stat().st_size)
         out.append(ArtifactFile(path=entry_name, sha256="", size=size, ref=path.as_uri(),
                                 checksum=f"sha256:{sha}" if checksum else None))
     return out
@@ -122,7 +114,7 @@ def fetch(entry: ArtifactFile, target: Path) -> None:
         part = target.with_name(f".{target.name}.part")
         shutil.copyfile(source, part)
         if entry.checksum and entry.checksum.startswith("sha256:"):
-            sha, _size = _sha(part)
+            sha, _size = hash_file(part)
             if f"sha256:{sha}" != entry.checksum:
                 part.unlink()
                 raise UsageError(f"Referenced file {entry.ref} (entry {entry.path!r}) changed "

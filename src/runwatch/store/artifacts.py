@@ -118,11 +118,16 @@ def parse_ref(ref: str) -> tuple[str, str]:
     return name, alias or "latest"
 
 
-def get_version(conn: Connection, project: str, name: str, alias: str) -> VersionRecord:
-    base = (sa.select(artifact_versions.c.id)
+def _versions_of(project: str, name: str) -> sa.Select[Any]:
+    """Ids of the versions of ``project/name`` (narrow it with more ``where``)."""
+    return (sa.select(artifact_versions.c.id)
             .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
             .join(projects, projects.c.id == artifacts.c.project_id)
             .where(projects.c.name == project, artifacts.c.name == name))
+
+
+def get_version(conn: Connection, project: str, name: str, alias: str) -> VersionRecord:
+    base = _versions_of(project, name)
     if alias[:1] == "v" and alias[1:].isdigit():
         version_id = conn.execute(base.where(artifact_versions.c.version == int(alias[1:]))
                                   ).scalar()
@@ -227,10 +232,6 @@ def artifact_type(conn: Connection, project: str, name: str) -> str | None:
 
 def find_by_digest(conn: Connection, project: str, name: str,
                    digest: str) -> VersionRecord | None:
-    version_id = conn.execute(
-        sa.select(artifact_versions.c.id)
-        .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
-        .join(projects, projects.c.id == artifacts.c.project_id)
-        .where(projects.c.name == project, artifacts.c.name == name,
-               artifact_versions.c.digest == digest)).scalar()
+    version_id = conn.execute(_versions_of(project, name).where(
+        artifact_versions.c.digest == digest)).scalar()
     return None if version_id is None else _version(conn, int(version_id))

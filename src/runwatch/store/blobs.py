@@ -24,14 +24,19 @@ _PIECE = 1 << 20
 _SEEN: dict[tuple[Any, ...], str] = {}
 
 
+def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """(sha256 hex, size) of a file, read 1 MiB at a time."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while piece := fh.read(_PIECE):
+            digest.update(piece)
+            size += len(piece)
+    return digest.hexdigest(), size
+
+
 def _hash_into(source: Path, result: dict[str, Any]) -> None:
     try:
-        digest, size = hashlib.sha256(), 0
-        with open(source, "rb") as fh:
-            while piece := fh.read(_PIECE):
-                digest.update(piece)
-                size += len(piece)
-        result["sha"], result["size"] = digest.hexdigest(), size
+        result["sha"], result["size"] = hash_file(source)
     except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
         result["error"] = exc
 
@@ -160,14 +165,10 @@ class BlobStore:
 
     def verify(self, sha: str) -> bool:
         """True if blob ``sha`` exists and its content still hashes to ``sha``."""
-        digest = hashlib.sha256()
         try:
-            with open(self.path(sha), "rb") as src:
-                while piece := src.read(_PIECE):
-                    digest.update(piece)
+            return hash_file(self.path(sha))[0] == sha
         except FileNotFoundError:
             return False
-        return digest.hexdigest() == sha
 
     def get(self, sha: str) -> bytes:
         path = self.path(sha)
