@@ -91,3 +91,57 @@ def _print(rows: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...]) 
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     Console(file=sys.stdout).print(table)
+
+
+def _serve(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
+    from runwatch.errors import UsageError
+    from runwatch.server.serve import serve
+    from runwatch.settings import resolve
+
+    settings = resolve({"dir": store_dir} if store_dir else None)
+
+    def ready(url: str) -> None:
+        click.echo(f"runwatch: serving {settings.dir} at {url}  (Ctrl-C stops)")
+        if open_browser:
+            _open_browser(url)
+
+    try:
+        serve(settings, host, port, ready)
+    except UsageError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _open_browser(url: str) -> None:
+    import webbrowser
+
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        click.echo("runwatch: no browser found here; open the URL above yourself.")
+        return
+    webbrowser.open(url)
+
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True,
+                           help="Address to listen on. Only loopback for now (no API keys yet).")
+port_option = click.option("--port", default=8080, show_default=True, type=int,
+                           help="Port to listen on; 0 picks a free one.")
+
+
+@main.command()
+@store_option
+@host_option
+@port_option
+def server(store_dir: str | None, host: str, port: int) -> None:
+    """Serve the dashboard and the JSON API (/api/v1) for the store."""
+    _serve(store_dir, host, port, open_browser=False)
+
+
+@main.command()
+@store_option
+@host_option
+@port_option
+@click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+def ui(store_dir: str | None, host: str, port: int, no_browser: bool) -> None:
+    """Serve the dashboard and open it in a browser."""
+    _serve(store_dir, host, port, open_browser=not no_browser)

@@ -240,3 +240,130 @@ def load_values(conn: Connection, key_id: int, min_step: int | None = None,
         times.append(r.time)
         values.append(jsonvalue.loads(r.value))
     return steps, times, values
+
+
+@dataclass
+class ProjectKey:
+    """A metric key as the workspace charts it: how many runs log it, and its define_metric."""
+
+    key: str
+    runs: int
+    points: int
+    values: int
+    hidden: bool
+    step_metric: str | None
+
+
+def metric_def(key: str, defs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``define_metric`` that applies to ``key``: its exact name, else the longest
+    trailing-``*`` glob that matches (wandb's precedence)."""
+    exact = defs.get(key)
+    if exact is not None:
+        return exact
+    best: dict[str, Any] | None = None
+    best_len = -1
+    for name, d in defs.items():
+        if name.endswith("*") and key.startswith(name[:-1]) and len(name) > best_len:
+            best, best_len = d, len(name)
+    return best
+
+
+def project_keys(conn: Connection, project: str,
+                 run_ids: list[str] | None = None) -> list[ProjectKey]:
+    """Every key logged in ``project`` (or by ``run_ids`` of it), in first-logged order."""
+    where = [projects.c.name == project]
+    if run_ids is not None:
+        where.append(runs.c.run_id.in_(run_ids))
+    rows = conn.execute(
+        sa.select(metric_keys.c.key, sa.func.count().label("runs"),
+                  sa.func.sum(metric_keys.c.points).label("points"),
+                  sa.func.sum(metric_keys.c.values_count).label("nvalues"),
+                  sa.func.min(metric_keys.c.id).label("first"))
+        .join(runs, runs.c.pk == metric_keys.c.run_pk)
+        .join(projects, projects.c.id == runs.c.project_id)
+        .where(*where).group_by(metric_keys.c.key).order_by(sa.text("first"))
+    ).all()
+    # The latest run's define_metric wins where runs disagree.
+    defs: dict[str, dict[str, Any]] = {}
+    for (text,) in conn.execute(
+        sa.select(runs.c.metrics).join(projects, projects.c.id == runs.c.project_id)
+        .where(*where, runs.c.metrics != "[]").order_by(runs.c.created_at, runs.c.pk)
+    ):
+        for d in jsonvalue.loads(text):
+            if isinstance(d, dict) and isinstance(d.get("name"), str):
+                defs[d["name"]] = d
+    out = []
+    for r in rows:
+        d = metric_def(r.key, defs) or {}
+        step_metric = d.get("step_metric")
+        out.append(ProjectKey(key=r.key, runs=int(r.runs), points=int(r.points or 0),
+                              values=int(r.nvalues or 0),
+                              hidden=bool(d.get("hidden")),
+                              step_metric=step_metric if isinstance(step_metric, str) else None))
+    return out
+
+
+def runs_by_ids(conn: Connection, project: str, run_ids: list[str],
+                heartbeat_timeout: float = 120.0) -> list[RunRecord]:
+    """The runs of ``project`` among ``run_ids`` (unknown ids are left out)."""
+    out: list[RunRecord] = []
+    now = time.time()
+    for i in range(0, len(run_ids), 500):
+        rows = conn.execute(
+            sa.select(*_RUN_COLUMNS).join(projects, projects.c.id == runs.c.project_id)
+            .where(projects.c.name == project, runs.c.run_id.in_(run_ids[i:i + 500]))
+        )
+        out.extend(_run_record(r, heartbeat_timeout, now) for r in rows)
+    return out
+
+
+@dataclass
+class RunKeys:
+    run_id: str
+    created_at: float
+    key_ids: dict[str, int]  # key -> metric_keys.id, for the asked keys the run has
+
+
+def key_ids(conn: Connection, project: str, run_ids: list[str],
+            keys: list[str]) -> dict[str, RunKeys]:
+    """For each known run of ``run_ids``: its start time and the ids of ``keys`` it logged."""
+    found: dict[str, RunKeys] = {}
+    for i in range(0, len(run_ids), 500):
+        part = run_ids[i:i + 500]
+        for r in conn.execute(
+            sa.select(runs.c.run_id, runs.c.created_at)
+            .join(projects, projects.c.id == runs.c.project_id)
+            .where(projects.c.name == project, runs.c.run_id.in_(part))
+        ):
+            found[r.run_id] = RunKeys(r.run_id, r.created_at, {})
+        for r in conn.execute(
+            sa.select(runs.c.run_id, metric_keys.c.key, metric_keys.c.id)
+            .join(runs, runs.c.pk == metric_keys.c.run_pk)
+            .join(projects, projects.c.id == runs.c.project_id)
+            .where(projects.c.name == project, runs.c.run_id.in_(part),
+                   metric_keys.c.key.in_(keys))
+        ):
+            found[r.run_id].key_ids[r.key] = r.id
+    return found
+
+
+@dataclass
+class RunPulse:
+    """What the live view watches: a run changed when its seq or its state did."""
+
+    pk: int
+    run_id: str
+    last_seq: int
+    state: str
+
+
+def run_pulses(conn: Connection, project: str, heartbeat_timeout: float = 120.0) -> list[RunPulse]:
+    now = time.time()
+    rows = conn.execute(
+        sa.select(runs.c.pk, runs.c.run_id, runs.c.last_seq, runs.c.state, runs.c.host,
+                  runs.c.pid, runs.c.created_at, runs.c.heartbeat_at)
+        .join(projects, projects.c.id == runs.c.project_id).where(projects.c.name == project)
+    )
+    return [RunPulse(r.pk, r.run_id, r.last_seq,
+                     effective_state(r.state, r.host, r.pid, r.created_at, r.heartbeat_at,
+                                     heartbeat_timeout, now)) for r in rows]

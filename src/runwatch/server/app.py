@@ -1,0 +1,70 @@
+"""``create_app(settings)``: the one ASGI app behind ``runwatch server`` and ``runwatch ui``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from runwatch import __version__
+from runwatch.server import errors, events, projects, runs, series
+from runwatch.server.state import AppState
+from runwatch.settings import Settings
+from runwatch.store import Store, open_store
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+# The UI loads only its own files and talks only to this server: a string that slips
+# through as markup still cannot run a script.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """The API under ``/api/v1`` and the web UI, reading the store ``settings`` names
+    (or ``store``, already open)."""
+    owned = store is None
+    state = AppState(settings=settings,
+                     store=store if store is not None else open_store(
+                         settings.store_url, Path(settings.dir) / "blobs"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.stopping.set()
+        if owned:
+            state.store.close()
+
+    app = FastAPI(
+        title="runwatch", version=__version__, lifespan=lifespan,
+        description="Read runs, metrics and live updates from a runwatch store.",
+        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+    )
+    app.state.runwatch = state
+    errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (projects, runs, series, events):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    index = WEB_DIR / "index.html"
+
+    async def page(request: Request) -> Response:
+        return FileResponse(index, headers={"Content-Security-Policy": CSP,
+                                            "Cache-Control": "no-cache",
+                                            "X-Content-Type-Options": "nosniff"})
+
+    # The single-page app owns these paths; the browser's history API moves between them.
+    for path in ("/", "/p/{rest:path}"):
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+    return app

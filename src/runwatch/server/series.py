@@ -1,0 +1,111 @@
+"""``/api/v1/projects/{project}/series``: one key of many runs, ready for uPlot.
+
+Each run comes back as columns (``x``, ``y``, and ``min``/``max`` when sampled),
+already reduced to the chart's pixel width, so no page ever downloads points it
+cannot draw. ``after`` returns only the points past a step: how live charts grow.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from runwatch.server import models
+from runwatch.server.encoding import FastJSON
+from runwatch.server.errors import ApiError, not_found
+from runwatch.server.runs import split_ids
+from runwatch.server.state import AppState, app_state
+from runwatch.store import read, series
+
+router = APIRouter(tags=["series"])
+
+MAX_RUNS = 1000
+MAX_WIDTH = 10_000
+
+
+@router.get("/projects/{project}/series", response_class=FastJSON,
+            responses={200: {"model": models.SeriesResponse}, 404: {"model": models.Error},
+                       422: {"model": models.Error}},
+            summary="One metric of several runs, downsampled to a pixel width")
+def get_series(
+    project: str,
+    key: str = Query(..., min_length=1, max_length=512, description="The metric key."),
+    runs: str = Query(..., min_length=1, description="Comma-separated run ids."),
+    x: str = Query(series.STEP, min_length=1, max_length=512,
+                   description="x-axis: _step, _timestamp (wall time), _runtime (seconds since "
+                               "the run started) or any logged metric key."),
+    width: int = Query(1500, ge=1, le=MAX_WIDTH,
+                       description="Buckets: the chart's width in pixels."),
+    xmin: float | None = Query(None, description="Left edge of the x range (zoom)."),
+    xmax: float | None = Query(None, description="Right edge of the x range (zoom)."),
+    after: int | None = Query(None, description="Only points with a step above this."),
+    state: AppState = Depends(app_state),
+) -> FastJSON:
+    started = time.perf_counter()
+    ids = split_ids(runs) or []
+    if len(ids) > MAX_RUNS:
+        raise ApiError(422, f"{len(ids)} runs asked for; at most {MAX_RUNS} per request. "
+                            "Split the request.", "invalid_parameter")
+    for name, v in (("xmin", xmin), ("xmax", xmax)):
+        if v is not None and not math.isfinite(v):
+            raise ApiError(422, f"{name} must be a finite number, got {v!r}.",
+                           "invalid_parameter")
+    if xmin is not None and xmax is not None and xmin > xmax:
+        raise ApiError(422, f"xmin ({xmin}) is above xmax ({xmax}).", "invalid_parameter")
+    metric_axis = x not in series.BUILTIN_AXES
+    wanted = [key, x] if metric_axis else [key]
+    out: list[dict[str, Any]] = []
+    with state.store.read() as conn:
+        if not read.project_exists(conn, project):
+            raise not_found("project", project, "GET /api/v1/projects lists the projects.")
+        found = read.key_ids(conn, project, ids, wanted)
+        for run_id in ids:
+            rk = found.get(run_id)
+            if rk is None:
+                continue
+            out.append(_one_run(conn, state, rk, key, x, width, xmin, xmax, after))
+    missing = [i for i in ids if i not in found]
+    ms = (time.perf_counter() - started) * 1e3
+    return FastJSON({"key": key, "x": x, "width": width, "runs": out, "missing": missing},
+                    headers={"Server-Timing": f"series;dur={ms:.1f}"})
+
+
+def _one_run(conn: Any, state: AppState, rk: read.RunKeys, key: str, axis: str, width: int,
+             xmin: float | None, xmax: float | None, after: int | None) -> dict[str, Any]:
+    key_id = rk.key_ids.get(key)
+    axis_id = rk.key_ids.get(axis)
+    empty = {"id": rk.run_id, "x": [], "y": [], "min": None, "max": None, "points": 0,
+             "sampled": False, "nonfinite": 0, "last_step": None}
+    metric_axis = axis not in series.BUILTIN_AXES
+    if key_id is None or (metric_axis and axis_id is None):
+        return empty
+    min_step = None if after is None else after + 1
+    max_step = None
+    if axis == series.STEP:
+        # Zoomed on steps: read only the chunks in view.
+        if xmin is not None:
+            min_step = max(min_step or -(2**62), math.floor(xmin))
+        if xmax is not None:
+            max_step = math.ceil(xmax)
+    cols = series.load(conn, key_id, state.cache, min_step, max_step)
+    axis_cols = (series.load(conn, axis_id, state.cache, min_step, max_step)
+                 if metric_axis and axis_id is not None else None)
+    xy = series.clip(series.on_axis(cols, axis, rk.created_at, axis_cols), xmin, xmax)
+    if len(xy.x) == 0:
+        return empty
+    ds = series.downsample(xy, width)
+    sampled = ds.ymin is not None
+    return {
+        "id": rk.run_id,
+        "x": ds.x.tolist(),
+        "y": ds.y.tolist(),
+        "min": ds.ymin.tolist() if ds.ymin is not None else None,
+        "max": ds.ymax.tolist() if ds.ymax is not None else None,
+        "points": ds.points,
+        "sampled": sampled,
+        "nonfinite": ds.nonfinite,
+        "last_step": int(xy.steps.max()),
+    }
