@@ -1,0 +1,62 @@
+// The only module that talks to the server. Every other module asks through here.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const BASE = "/api/v1";
+
+async function getJSON(path, params, signal) {
+  const qs = params ? new URLSearchParams(
+    Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""),
+  ).toString() : "";
+  let res;
+  try {
+    res = await fetch(BASE + path + (qs ? "?" + qs : ""), { signal });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new ApiError(0, "unreachable", "The runwatch server does not answer. Is `runwatch ui` still running?");
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    throw new ApiError(res.status, "bad_response", `The server answered ${res.status} without JSON.`);
+  }
+  if (!res.ok) {
+    const err = body && body.error ? body.error : { code: "error", message: `HTTP ${res.status}` };
+    throw new ApiError(res.status, err.code, err.message);
+  }
+  return body;
+}
+
+const seg = encodeURIComponent;
+
+export const api = {
+  projects: (signal) => getJSON("/projects", null, signal),
+  runs: (project, signal) => getJSON(`/projects/${seg(project)}/runs`, null, signal),
+  run: (project, id, signal) => getJSON(`/projects/${seg(project)}/runs/${seg(id)}`, null, signal),
+  keys: (project, runIds, signal) =>
+    getJSON(`/projects/${seg(project)}/keys`, runIds ? { runs: runIds.join(",") } : null, signal),
+  // One metric of several runs on an x-axis, reduced to `width` buckets by the server.
+  series: (project, { key, runs, x, width, xmin, xmax, after }, signal) =>
+    getJSON(`/projects/${seg(project)}/series`,
+      { key, runs: runs.join(","), x, width, xmin, xmax, after }, signal),
+};
+
+// Live updates: calls onEvent(kind, data) for "ready", "runs" and "projects" events.
+// EventSource reconnects by itself; onStatus tells the page whether it is live.
+export function subscribe(project, onEvent, onStatus) {
+  const url = BASE + "/events" + (project ? "?project=" + seg(project) : "");
+  const source = new EventSource(url);
+  for (const kind of ["ready", "runs", "projects"]) {
+    source.addEventListener(kind, (ev) => onEvent(kind, JSON.parse(ev.data)));
+  }
+  source.onopen = () => onStatus && onStatus(true);
+  source.onerror = () => onStatus && onStatus(false);
+  return () => source.close();
+}
