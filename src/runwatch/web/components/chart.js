@@ -56,6 +56,12 @@ function build(lines, log) {
   return { data, series, bands, main };
 }
 
+// Room for the longest y tick label, so small and large numbers are never cut off.
+function axisSize(u, values) {
+  const longest = (values || []).reduce((n, v) => Math.max(n, String(v).length), 0);
+  return Math.max(40, longest * 7 + 16);
+}
+
 function nearest(xs, x) {
   let lo = 0;
   let hi = xs.length - 1;
@@ -92,7 +98,7 @@ export function Chart({ lines, log, timeAxis, xLabel, onZoom, zoomed }) {
         { stroke: axisColor, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid },
           label: xLabel, labelSize: 18, labelFont: "11px system-ui", font: "11px system-ui" },
         { stroke: axisColor, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid },
-          font: "11px system-ui", size: 52, values: (u, vals) => vals.map((v) => formatNumber(v)) },
+          font: "11px system-ui", size: axisSize },
       ],
       cursor: {
         sync: { key: "runwatch" },
@@ -144,7 +150,8 @@ export function Chart({ lines, log, timeAxis, xLabel, onZoom, zoomed }) {
 
   const xText = hover ? (timeAxis ? new Date(hover.x * 1000).toLocaleString() : formatNumber(hover.x)) : "";
   return html`
-    <div class="chart" data-lines=${lines.length} data-zoomed=${zoomed ? "1" : "0"}>
+    <div class="chart" data-lines=${lines.length} data-series=${lines.reduce((n, l) => n + 1 + (l.raw ? 1 : 0) + (l.band ? 2 : 0), 0)}
+         data-x=${xLabel} data-log=${log ? "1" : "0"} data-zoomed=${zoomed ? "1" : "0"}>
       <div class="plot" ref=${box}></div>
       ${hover && hover.rows.length ? html`
         <div class="tooltip" style=${{ left: Math.min(hover.left + 60, (box.current?.clientWidth || 400) - 200) + "px" }}>

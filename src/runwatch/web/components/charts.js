@@ -30,6 +30,7 @@ const bucketWidth = (px) => Math.max(100, Math.ceil(px / 100) * 100);
 // extended when live runs report higher steps.
 function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) {
   const [state, setState] = useState({ byRun: null, error: null, loading: false });
+  const [generation, setGeneration] = useState(0);
   const current = useRef(null);
   const ids = runIds.join(",");
   const zoomKey = zoom ? zoom.join(",") : "";
@@ -50,7 +51,7 @@ function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) 
       })
       .catch((e) => { if (e.name !== "AbortError") setState({ byRun: null, error: e.message, loading: false }); });
     return () => ctl.abort();
-  }, [project, key, ids, axis, zoomKey, width, enabled]);
+  }, [project, key, ids, axis, zoomKey, width, enabled, generation]);
 
   // Live: fetch only the points after the last step drawn, per run that moved on.
   useEffect(() => {
@@ -75,11 +76,11 @@ function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) 
             next[r.id] = { ...r, appended: 0 };
             continue;
           }
-          const pad = (arr, src, n) => (arr ? arr.concat(src || r.y) : null);
+          const pad = (arr, src) => (arr ? arr.concat(src || r.y) : null);
           next[r.id] = {
             ...old,
             x: old.x.concat(r.x), y: old.y.concat(r.y),
-            min: pad(old.min, r.min, r.y.length), max: pad(old.max, r.max, r.y.length),
+            min: pad(old.min, r.min), max: pad(old.max, r.max),
             last_step: r.last_step, points: old.points + r.points,
             appended: old.appended + r.x.length,
           };
@@ -87,6 +88,9 @@ function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) 
       }
       current.current = next;
       setState({ byRun: next, error: null, loading: false });
+      // Appended tails are finer than the buckets drawn before them; once they add up
+      // to a chart's width, one fresh downsampled fetch is cheaper to draw.
+      if (Object.values(next).some((r) => r.appended > width)) setGeneration((g) => g + 1);
     }).catch(() => {});
     return () => ctl.abort();
   }, [liveSteps]);

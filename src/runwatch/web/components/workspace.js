@@ -9,7 +9,7 @@ import { ChartOptions, FilterBar, TableOptions } from "./controls.js";
 import { useProjectRuns } from "./live.js";
 import { parseFilter } from "../lib/filter.js";
 import { groupRuns } from "../lib/group.js";
-import { colorOf } from "../lib/colors.js";
+import { assignColors, colorAt } from "../lib/colors.js";
 
 const DEFAULT_CHARTED = 10;
 const MAX_GROUP_RUNS = 200;
@@ -38,8 +38,8 @@ export function Workspace({ project, view, setView }) {
     });
   }, [runs, filter, view.sort]);
 
-  const groups = useMemo(() => (view.group ? groupRuns(sorted, view.group).map((g) => ({
-    ...g, color: colorOf("group:" + g.value) })) : null), [sorted, view.group]);
+  const groups = useMemo(() => (view.group ? groupRuns(sorted, view.group).map((g, i) => ({
+    ...g, color: colorAt(i) })) : null), [sorted, view.group]);
 
   const charted = useMemo(() => {
     if (view.runs) return new Set(view.runs);
@@ -59,7 +59,10 @@ export function Workspace({ project, view, setView }) {
     return out;
   }, [sorted, groups, charted]);
 
-  const chartRuns = useMemo(() => sorted.filter((r) => charted.has(r.id)), [sorted, charted]);
+  // Charted runs get distinct colours; the rest keep the colour of their id.
+  const colors = useMemo(() => assignColors([...charted]), [charted]);
+  const chartRuns = useMemo(() => sorted.filter((r) => charted.has(r.id))
+    .map((r) => ({ ...r, color: colors.get(r.id) })), [sorted, charted, colors]);
   const chartGroups = useMemo(() => (groups ? groups.map((g) => ({
     value: g.value, color: g.color, runIds: g.runs.filter((r) => charted.has(r.id)).map((r) => r.id),
   })).filter((g) => g.runIds.length) : null), [groups, charted]);
@@ -111,7 +114,7 @@ export function Workspace({ project, view, setView }) {
             shown=${sorted.length} total=${runs.length} charted=${chartRuns.length} />
           <${TableOptions} view=${view} setView=${setView} configKeys=${configKeys} summaryKeys=${summaryKeys} />
           ${loaded ? html`<${RunsTable} project=${project} rows=${rows} columns=${columns} sort=${view.sort}
-            onSort=${(s) => setView({ sort: s })} charted=${charted} onToggle=${toggle} onToggleGroup=${toggleGroup} />`
+            onSort=${(s) => setView({ sort: s })} charted=${charted} colors=${colors} onToggle=${toggle} onToggleGroup=${toggleGroup} />`
             : html`<p class="muted">Loading runs…</p>`}
         </aside>
         <section class="charts-pane">

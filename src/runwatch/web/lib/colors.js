@@ -21,6 +21,28 @@ export function colorOf(id) {
   return PALETTE[hash(String(id)) % PALETTE.length];
 }
 
+// Colours for a set of ids: each id keeps its own colour unless another id in the set
+// already holds it, then it takes the next free one. Ids are placed in sorted order, so
+// the result depends on the set, not on how the table is sorted or filtered.
+export function assignColors(ids) {
+  const out = new Map();
+  const taken = new Set();
+  for (const id of [...ids].sort()) {
+    let i = hash(String(id)) % PALETTE.length;
+    if (taken.size < PALETTE.length) {
+      while (taken.has(i)) i = (i + 1) % PALETTE.length;
+    }
+    taken.add(i);
+    out.set(id, PALETTE[i]);
+  }
+  return out;
+}
+
+// Colours by position: for a handful of groups, all distinct.
+export function colorAt(i) {
+  return PALETTE[i % PALETTE.length];
+}
+
 export function withAlpha(hex, alpha) {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
