@@ -55,7 +55,7 @@ function cell(run, col, project) {
   }
 }
 
-export function RunsTable({ project, rows, columns, sort, onSort, charted, colors, onToggle, onToggleGroup }) {
+export function RunsTable({ project, rows, columns, sort, onSort, charted, colors, groupColor, onToggle, onToggleGroup }) {
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(600);
   const first = Math.max(0, Math.floor(top / ROW) - OVERSCAN);
@@ -94,7 +94,7 @@ export function RunsTable({ project, rows, columns, sort, onSort, charted, color
               <td class="col-pick">
                 <input type="checkbox" checked=${charted.has(row.run.id)}
                   aria-label=${"Chart " + row.run.name} onChange=${() => onToggle(row.run.id)} />
-                <span class="swatch" style=${{ background: colors.get(row.run.id) || row.run.color }}></span>
+                <span class="swatch" style=${{ background: (groupColor && groupColor(row.run)) || colors.get(row.run.id) || row.run.color }}></span>
               </td>
               ${columns.map((c) => html`<td class=${"col-" + c.id.replace(/\W/g, "_")}>${cell(row.run, c.id, project)}</td>`)}
             </tr>`)}

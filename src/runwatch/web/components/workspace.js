@@ -92,6 +92,13 @@ export function Workspace({ project, view, setView }) {
     setView({ runs: [...set] });
   };
 
+  // Grouped, a row's swatch is its group's colour: the colour its line is drawn in.
+  const groupColor = useMemo(() => {
+    if (!groups) return null;
+    const byRun = new Map();
+    for (const g of groups) for (const r of g.runs) byRun.set(r.id, g.color);
+    return (run) => byRun.get(run.id);
+  }, [groups]);
   const configKeys = useMemo(() => keysOf(runs, "flatConfig"), [runs]);
   const summaryKeys = useMemo(() => keysOf(runs, "flatSummary").filter((k) => !k.startsWith("_")), [runs]);
   const columns = useMemo(() => [...BASE_COLUMNS, ...view.cols.map((c) => ({ id: c, title: c }))], [view.cols]);
@@ -114,7 +121,7 @@ export function Workspace({ project, view, setView }) {
             shown=${sorted.length} total=${runs.length} charted=${chartRuns.length} />
           <${TableOptions} view=${view} setView=${setView} configKeys=${configKeys} summaryKeys=${summaryKeys} />
           ${loaded ? html`<${RunsTable} project=${project} rows=${rows} columns=${columns} sort=${view.sort}
-            onSort=${(s) => setView({ sort: s })} charted=${charted} colors=${colors} onToggle=${toggle} onToggleGroup=${toggleGroup} />`
+            onSort=${(s) => setView({ sort: s })} charted=${charted} colors=${colors} groupColor=${groupColor} onToggle=${toggle} onToggleGroup=${toggleGroup} />`
             : html`<p class="muted">Loading runs…</p>`}
         </aside>
         <section class="charts-pane">
