@@ -8,11 +8,13 @@ are only read afterwards; a test that writes uses the autouse ``store_dir``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -172,8 +174,8 @@ class ServerProcess:
     def __init__(self, store: Path, logs: Path) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         self.out_path, self.err_path = logs / "server.out", logs / "server.err"
-        self._out = open(self.out_path, "w")  # noqa: SIM115 - closed in stop()
-        self._err = open(self.err_path, "w")  # noqa: SIM115
+        self._out = open(self.out_path, "w")  # closed in stop()
+        self._err = open(self.err_path, "w")
         self.proc = subprocess.Popen(
             [*runwatch_command(), "server", "--port", "0", "--dir", str(store)],
             env=child_env(store), stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
@@ -220,6 +222,8 @@ class EventStream:
     """Reads a Server-Sent Events stream on a thread, as a browser would (gzip accepted)."""
 
     url: str
+    # Called when an expected event does not come, for more to show (the server's log).
+    diagnose: Callable[[], str] | None = None
     events: queue.Queue[Event] = field(default_factory=queue.Queue)
     seen: list[Event] = field(default_factory=list)
     status: int | None = None
@@ -229,6 +233,7 @@ class EventStream:
 
     def __post_init__(self) -> None:
         self._client = httpx.Client(timeout=httpx.Timeout(30.0, read=120.0))
+        self._socket: socket.socket | None = None
         self._opened = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -242,6 +247,7 @@ class EventStream:
                                      headers={"Accept": "text/event-stream",
                                               "Accept-Encoding": "gzip"}) as resp:
                 self.status, self.headers = resp.status_code, resp.headers
+                self._socket = resp.extensions["network_stream"].get_extra_info("socket")
                 self._opened.set()
                 buf = b""
                 # Bytes, not iter_lines(): SSE frames end only at \n, while httpx's line
@@ -253,7 +259,7 @@ class EventStream:
                         event = _parse_block(block)
                         if event is not None:
                             self.events.put(event)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:  # reported to the test
             self.error = exc
         finally:
             self._opened.set()
@@ -285,11 +291,17 @@ class EventStream:
                 return event
 
     def _summary(self) -> str:
-        return "; ".join(f"{e.name}: {json.dumps(e.data)[:300]}" for e in self.seen) or "none"
+        seen = "; ".join(f"{e.name}: {json.dumps(e.data)[:300]}" for e in self.seen) or "none"
+        return seen + ("\n" + self.diagnose() if self.diagnose is not None else "")
 
     def close(self) -> None:
-        self._client.close()
+        # Closing the client does not wake a thread blocked reading; shutting the socket does.
+        if self._socket is not None and not self.ended.is_set():
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
         self._thread.join(10)
+        self._client.close()
+        assert not self._thread.is_alive(), "the event stream reader did not stop"
 
 
 def _parse_block(block: bytes) -> Event | None:

@@ -100,16 +100,12 @@ def test_wrong_method_is_405_with_the_error_shape(world_api: ApiClient, method: 
     assert_error(world_api.request(method, path), 405, "method_not_allowed")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: errors._http_error drops the 405's Allow header "
-                   "(RFC 9110 requires it)")
 def test_wrong_method_says_what_is_allowed(world_api: ApiClient) -> None:
     resp = world_api.request("POST", "/api/v1/projects")
     assert resp.status_code == 405
     assert resp.headers.get("allow") == "GET"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the 405 message is Starlette's bare 'Method Not "
-                   "Allowed': it names neither the method nor the path")
 def test_wrong_method_message_names_the_method_and_path(world_api: ApiClient) -> None:
     assert_error(world_api.request("DELETE", "/api/v1/projects/vision/runs"), 405,
                  "method_not_allowed", "DELETE", "/api/v1/projects/vision/runs")

@@ -279,8 +279,6 @@ def test_unknown_project_for_series(api: ApiClient, curves: Curves) -> None:
                  404, "not_found", "'nope'")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: series.py turns a finite but huge xmin/xmax into an "
-                   "int step bound that overflows SQLite INTEGER: 500 internal_error")
 @pytest.mark.parametrize("bounds", [{"xmax": "1e30"}, {"xmin": "-5", "xmax": "9.3e18"},
                                     {"xmin": "1e300"}])
 def test_huge_step_bounds_are_not_a_crash(curves: Curves, api: ApiClient, bounds: dict) -> None:
@@ -290,8 +288,6 @@ def test_huge_step_bounds_are_not_a_crash(curves: Curves, api: ApiClient, bounds
     assert len(resp.json()["runs"][0]["x"]) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: series.py computes after + 1 with no bound on "
-                   "`after`: after >= 2**63 - 1 overflows SQLite INTEGER: 500 internal_error")
 def test_huge_after_is_not_a_crash(curves: Curves, api: ApiClient) -> None:
     resp = api.get("/api/v1/projects/curves/series", key="loss", runs=curves.main,
                    after=str(2**63 - 1))

@@ -109,6 +109,9 @@ def _serve(store_dir: str | None, host: str, port: int, open_browser: bool) -> N
         serve(settings, host, port, ready)
     except UsageError as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a server is meant to stop.
+    click.echo("runwatch: server stopped.")
 
 
 def _open_browser(url: str) -> None:

@@ -22,7 +22,8 @@ _NOUNS = (
     "lake", "lynx", "maple", "meadow", "mesa", "moon", "otter", "pine", "planet", "prairie",
     "raven", "reef", "river", "sky", "sparrow", "star", "summit", "sweep", "tide", "wave",
 )
-_BAD_ID = re.compile(r"[/\\#?%:\s\x00]")
+# Commas separate run ids in the dashboard's URLs and the series API (runs=a,b).
+_BAD_ID = re.compile(r"[/\\#?%:,\s\x00]")
 _BAD_PROJECT = re.compile(r"[/\\#?%:\x00]")
 
 
@@ -38,10 +39,10 @@ def new_run_name() -> str:
 def check_run_id(run_id: object) -> str:
     if not isinstance(run_id, str) or not run_id:
         raise UsageError(f"Run id must be a non-empty string, got {run_id!r}.")
-    if len(run_id) > 64 or _BAD_ID.search(run_id):
+    if len(run_id) > 64 or _BAD_ID.search(run_id) or run_id in (".", ".."):
         raise UsageError(
-            f"Run id {run_id!r} is not allowed: use at most 64 characters and none of "
-            "'/ \\ # ? % :' or whitespace."
+            f"Run id {run_id!r} is not allowed: use at most 64 characters, none of "
+            "'/ \\ # ? % : ,' or whitespace, and not '.' or '..'."
         )
     return run_id
 

@@ -14,5 +14,10 @@ _encode = msgspec.json.Encoder().encode
 class FastJSON(Response):
     media_type = "application/json"
 
+    def __init__(self, content: Any, status_code: int = 200,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(content, status_code,
+                         {"X-Content-Type-Options": "nosniff", **(headers or {})})
+
     def render(self, content: Any) -> bytes:
         return _encode(content)

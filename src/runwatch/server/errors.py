@@ -34,11 +34,13 @@ def not_found(what: str, name: str, hint: str) -> ApiError:
     return ApiError(404, f"No {what} named {name!r}. {hint}")
 
 
-def error_response(status: int, code: str, message: str, detail: Any = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str, detail: Any = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"status": status, "code": code, "message": message}
     if detail is not None:
         body["detail"] = detail
-    return JSONResponse({"error": body}, status_code=status)
+    return JSONResponse({"error": body}, status_code=status,
+                        headers={"X-Content-Type-Options": "nosniff", **(headers or {})})
 
 
 def install(app: FastAPI) -> None:
@@ -50,9 +52,14 @@ def install(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        path = request.url.path
         if status == 404:
-            message = f"Nothing at {request.url.path!r}. The API lives under /api/v1 (see /api/v1/docs)."
-        return error_response(status, _CODES.get(status, "error"), message)
+            message = f"Nothing at {path!r}. The API lives under /api/v1 (see /api/v1/docs)."
+        elif status == 405:
+            allowed = (exc.headers or {}).get("Allow", "GET")
+            message = f"{request.method} is not allowed on {path!r}; use {allowed}."
+        return error_response(status, _CODES.get(status, "error"), message,
+                              headers=dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -37,13 +37,14 @@ def _message(event: str, data: Any) -> bytes:
 class _ProjectWatch:
     def __init__(self, state: AppState, project: str) -> None:
         self.state, self.project = state, project
-        self.seen: dict[int, tuple[int, str]] = {}
+        self.seen: dict[int, tuple[int, str]] | None = None
 
     def look(self) -> list[dict[str, Any]]:
         with self.state.store.read() as conn:
             pulses = read.run_pulses(conn, self.project, self.state.settings.heartbeat_timeout)
-            changed = [p.run_id for p in pulses if self.seen.get(p.pk) != (p.last_seq, p.state)]
-            first = not self.seen
+            first = self.seen is None
+            seen = self.seen or {}
+            changed = [p.run_id for p in pulses if seen.get(p.pk) != (p.last_seq, p.state)]
             self.seen = {p.pk: (p.last_seq, p.state) for p in pulses}
             if first or not changed:
                 return []

@@ -24,6 +24,8 @@ router = APIRouter(tags=["series"])
 
 MAX_RUNS = 1000
 MAX_WIDTH = 10_000
+# Steps are int64 in the store; bounds past this are clamped, not sent to the database.
+STEP_LIMIT = 2**62
 
 
 @router.get("/projects/{project}/series", response_class=FastJSON,
@@ -41,7 +43,8 @@ def get_series(
                        description="Buckets: the chart's width in pixels."),
     xmin: float | None = Query(None, description="Left edge of the x range (zoom)."),
     xmax: float | None = Query(None, description="Right edge of the x range (zoom)."),
-    after: int | None = Query(None, description="Only points with a step above this."),
+    after: int | None = Query(None, ge=-1, le=STEP_LIMIT,
+                              description="Only points with a step above this."),
     state: AppState = Depends(app_state),
 ) -> FastJSON:
     started = time.perf_counter()
@@ -87,9 +90,10 @@ def _one_run(conn: Any, state: AppState, rk: read.RunKeys, key: str, axis: str, 
     if axis == series.STEP:
         # Zoomed on steps: read only the chunks in view.
         if xmin is not None:
-            min_step = max(min_step or -(2**62), math.floor(xmin))
+            min_step = max(min_step if min_step is not None else -STEP_LIMIT,
+                           min(STEP_LIMIT, math.floor(max(xmin, -STEP_LIMIT))))
         if xmax is not None:
-            max_step = math.ceil(xmax)
+            max_step = max(-STEP_LIMIT, min(STEP_LIMIT, math.ceil(min(xmax, STEP_LIMIT))))
     cols = series.load(conn, key_id, state.cache, min_step, max_step)
     axis_cols = (series.load(conn, axis_id, state.cache, min_step, max_step)
                  if metric_axis and axis_id is not None else None)

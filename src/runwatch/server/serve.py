@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from runwatch.errors import UsageError
 from runwatch.settings import Settings
@@ -40,6 +42,28 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
+class _Server:
+    """uvicorn's server, ending open event streams as soon as shutdown starts: uvicorn
+    waits for connections before the app's own shutdown runs, and a dashboard tab's
+    stream would otherwise hold Ctrl-C up and then be cut mid-message."""
+
+    def __new__(cls, config: Any, stopping: asyncio.Event) -> Any:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                loop = getattr(self, "_loop", None)
+                if loop is not None:
+                    loop.call_soon_threadsafe(stopping.set)
+                super().handle_exit(sig, frame)
+
+            async def serve(self, sockets: Any = None) -> None:
+                self._loop = asyncio.get_running_loop()
+                await super().serve(sockets)
+
+        return Server(config)
+
+
 def serve(settings: Settings, host: str, port: int,
           on_ready: Callable[[str], None] | None = None) -> None:
     """Serve the store of ``settings`` until interrupted."""
@@ -58,7 +82,7 @@ def serve(settings: Settings, host: str, port: int,
     app = create_app(settings)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
                             access_log=False)
-    server = uvicorn.Server(config)
+    server = _Server(config, app.state.runwatch.stopping)
     if on_ready is not None:
         on_ready(url_of(sock))
     server.run(sockets=[sock])

@@ -32,6 +32,7 @@ function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) 
   const [state, setState] = useState({ byRun: null, error: null, loading: false });
   const [generation, setGeneration] = useState(0);
   const current = useRef(null);
+  const checked = useRef({});
   const ids = runIds.join(",");
   const zoomKey = zoom ? zoom.join(",") : "";
 
@@ -41,6 +42,7 @@ function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) 
       return;
     }
     const ctl = new AbortController();
+    checked.current = { ...liveSteps };
     setState((s) => ({ ...s, loading: true }));
     api.series(project, { key, runs: runIds, x: axis, width, xmin: zoom?.[0], xmax: zoom?.[1] }, ctl.signal)
       .then((res) => {
@@ -57,11 +59,15 @@ function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) 
   useEffect(() => {
     const byRun = current.current;
     if (!byRun || zoom) return;
+    // A run's step moves on every row, this key maybe not (val/* every epoch): ask once
+    // per new step, not on every event until this key has a point there.
     const stale = runIds.filter((id) => {
       const step = liveSteps[id];
-      const have = byRun[id] ? byRun[id].last_step : null;
-      return step !== undefined && step !== null && (have === null || have === undefined || step > have);
+      if (step === undefined || step === null) return false;
+      const have = byRun[id] && byRun[id].last_step !== null ? byRun[id].last_step : -1;
+      return step > Math.max(have, checked.current[id] ?? -1);
     });
+    for (const id of stale) checked.current[id] = liveSteps[id];
     if (!stale.length) return;
     const ctl = new AbortController();
     Promise.all(stale.map((id) => api.series(project, {

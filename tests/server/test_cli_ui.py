@@ -1,0 +1,99 @@
+"""``runwatch server`` / ``runwatch ui`` on the command line, and the static web UI."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runwatch.cli import main
+from runwatch.server.app import WEB_DIR
+from tests.server.conftest import ApiClient, World, child_env, runwatch_command
+
+INDEX = WEB_DIR / "index.html"
+needs_index = pytest.mark.skipif(
+    not INDEX.exists(), reason="src/runwatch/web/index.html is not written yet (web UI in progress)")
+
+
+def test_server_refuses_a_public_address(store_dir: Path) -> None:
+    proc = subprocess.run([*runwatch_command(), "server", "--host", "0.0.0.0", "--port", "0",
+                           "--dir", str(store_dir)],
+                          env=child_env(store_dir), capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "serving" not in proc.stdout
+    assert "'0.0.0.0'" in proc.stderr and "API keys" in proc.stderr, proc.stderr
+    assert "127.0.0.1" in proc.stderr and "ssh -L" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["server", "--host", "::"],
+                                  ["server", "--host", "192.168.1.10"],
+                                  ["ui", "--no-browser", "--host", "0.0.0.0"]])
+def test_every_public_address_is_refused(store_dir: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(main, [*args, "--port", "0", "--dir", str(store_dir)])
+    assert result.exit_code != 0
+    assert "API keys" in result.output and "serving" not in result.output
+
+
+def test_a_taken_port_says_use_another(store_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["server", "--port", str(port),
+                                           "--dir", str(store_dir)])
+    assert result.exit_code != 0
+    assert f"127.0.0.1:{port}" in result.output
+    assert "--port" in result.output and "0 picks a free one" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command, options", [
+    ("server", ["--dir", "--host", "--port"]),
+    ("ui", ["--dir", "--host", "--port", "--no-browser"]),
+])
+def test_help(command: str, options: list[str]) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    for option in options:
+        assert option in result.output
+    assert "dashboard" in result.output
+
+
+# -- the static UI ---------------------------------------------------------------------
+
+def test_vendored_files_are_served(world: World, world_api: ApiClient) -> None:
+    resp = world_api.get("/static/vendor/manifest.json")
+    assert resp.status_code == 200
+    assert resp.content == (WEB_DIR / "vendor" / "manifest.json").read_bytes()
+    manifest = json.loads(resp.content)
+    assert {"preact", "htm"} <= set(manifest)
+    for package in manifest.values():
+        for name in package["files"]:
+            assert world_api.get(f"/static/vendor/{name}").status_code == 200, name
+
+
+@needs_index
+def test_index_has_a_content_security_policy(world_api: ApiClient) -> None:
+    resp = world_api.get("/")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/html")
+    assert resp.content == INDEX.read_bytes()
+    csp = resp.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "object-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert resp.headers["x-content-type-options"] == "nosniff"
+
+
+@needs_index
+@pytest.mark.parametrize("path", ["/p/anything", "/p/vision/runs/abc",
+                                  "/p/%3Cscript%3Ealert(1)%3C%2Fscript%3E"])
+def test_app_paths_serve_the_same_page(world_api: ApiClient, path: str) -> None:
+    resp = world_api.get(path)
+    assert resp.status_code == 200
+    assert resp.content == INDEX.read_bytes()
+    assert resp.headers["content-security-policy"] == world_api.get("/").headers[
+        "content-security-policy"]
