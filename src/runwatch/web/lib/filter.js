@@ -53,6 +53,8 @@ function compare(actual, op, wanted) {
       default: return a === w;
     }
   }
+  // An order against a number holds only for numbers ("n/a" is not above 0.01).
+  if (w !== null && [">", "<", ">=", "<="].includes(op)) return false;
   const as = (typeof actual === "string" ? actual : JSON.stringify(actual)).toLowerCase();
   const ws = String(wanted).toLowerCase();
   switch (op) {
