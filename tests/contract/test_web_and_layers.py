@@ -80,3 +80,13 @@ def test_layers_keep_their_direction():
                 if mod.startswith(banned):
                     broken.append(f"{py.relative_to(PKG)} imports {mod}")
     assert not broken, broken
+
+
+def test_index_preloads_every_module():
+    index = (WEB / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/static/([^"]+)">', index))
+    modules = {str(p.relative_to(WEB)) for p in WEB.rglob("*.js")} | {
+        str(p.relative_to(WEB)) for p in WEB.rglob("*.mjs")}
+    modules.discard("app.js")
+    assert preloaded == modules, (f"missing: {sorted(modules - preloaded)}, "
+                                  f"stale: {sorted(preloaded - modules)}")

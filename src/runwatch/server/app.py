@@ -11,9 +11,11 @@ from fastapi.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runwatch import __version__
 from runwatch.server import errors, events, projects, runs, series
+from runwatch.server.serve import is_loopback
 from runwatch.server.state import AppState
 from runwatch.settings import Settings
 from runwatch.store import Store, open_store
@@ -24,6 +26,22 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # through as markup still cannot run a script.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+class _GZipUnlessLocal:
+    """Compress responses for remote clients only: over loopback, compressing a chart's
+    JSON costs more time than sending it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=2048, compresslevel=5)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client and is_loopback(client[0]):
+            await self.app(scope, receive, send)
+        else:
+            await self.gzip(scope, receive, send)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -48,7 +66,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.runwatch = state
     errors.install(app)
-    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(_GZipUnlessLocal)
 
     api = APIRouter(prefix="/api/v1")
     for module in (projects, runs, series, events):

@@ -4,8 +4,9 @@ The stream looks at the store every ``poll_interval`` seconds and sends only wha
 changed: with ``project``, the runs whose seq or state moved (``event: runs``);
 without, the project list when it changed (``event: projects``). A run that dies
 without a word turns ``crashed`` here too, because its state is re-derived on each
-look. ``event: ready`` follows the first look: a client that opens the stream and
-then loads its page misses nothing in between.
+look. ``event: ready`` follows the first look and carries each run's ``[seq, state]`` as
+that look saw them: a page that loaded its runs in parallel compares, and reloads
+only if it missed a change.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class _ProjectWatch:
     def __init__(self, state: AppState, project: str) -> None:
         self.state, self.project = state, project
         self.seen: dict[int, tuple[int, str]] | None = None
+        # What the first look saw, by run id: sent with "ready", so a page that loaded
+        # its runs before the stream opened can tell whether it missed a change.
+        self.baseline: dict[str, tuple[int, str]] = {}
 
     def look(self) -> list[dict[str, Any]]:
         with self.state.store.read() as conn:
@@ -46,6 +50,8 @@ class _ProjectWatch:
             seen = self.seen or {}
             changed = [p.run_id for p in pulses if seen.get(p.pk) != (p.last_seq, p.state)]
             self.seen = {p.pk: (p.last_seq, p.state) for p in pulses}
+            if first:
+                self.baseline = {p.run_id: (p.last_seq, p.state) for p in pulses}
             if first or not changed:
                 return []
             records = read.runs_by_ids(conn, self.project, changed,
@@ -91,7 +97,10 @@ async def events(request: Request,
 
     async def stream() -> AsyncIterator[bytes]:
         await run_in_threadpool(watch.look)
-        yield _message("ready", {"poll_interval": state.poll_interval})
+        ready: dict[str, Any] = {"poll_interval": state.poll_interval}
+        if project is not None:
+            ready["runs"] = watch.baseline
+        yield _message("ready", ready)
         quiet = 0.0
         while not state.stopping.is_set():
             try:

@@ -55,6 +55,7 @@ class Run(BaseModel):
     exit_code: int | None
     last_step: int | None
     host: str
+    seq: int = Field(description="The run's last applied batch; it grows with every change.")
 
 
 class RunList(BaseModel):

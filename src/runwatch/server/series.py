@@ -11,6 +11,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from runwatch.server import models
@@ -60,31 +61,33 @@ def get_series(
         raise ApiError(422, f"xmin ({xmin}) is above xmax ({xmax}).", "invalid_parameter")
     metric_axis = x not in series.BUILTIN_AXES
     wanted = [key, x] if metric_axis else [key]
-    out: list[dict[str, Any]] = []
+    loaded: list[tuple[str, series.XY | None]] = []
     with state.store.read() as conn:
         if not read.project_exists(conn, project):
             raise not_found("project", project, "GET /api/v1/projects lists the projects.")
         found = read.key_ids(conn, project, ids, wanted)
         for run_id in ids:
             rk = found.get(run_id)
-            if rk is None:
-                continue
-            out.append(_one_run(conn, state, rk, key, x, width, xmin, xmax, after))
+            if rk is not None:
+                loaded.append((run_id, _load(conn, state, rk, key, x, xmin, xmax, after)))
+    # One set of buckets for every run, so their x values line up in the chart.
+    spans = [(float(xy.x[0]), float(xy.x[-1])) for _, xy in loaded if xy is not None and len(xy.x)]
+    lo = xmin if xmin is not None else min((a for a, _ in spans), default=None)
+    hi = xmax if xmax is not None else max((b for _, b in spans), default=None)
+    out = [_answer(run_id, xy, width, lo, hi) for run_id, xy in loaded]
     missing = [i for i in ids if i not in found]
     ms = (time.perf_counter() - started) * 1e3
     return FastJSON({"key": key, "x": x, "width": width, "runs": out, "missing": missing},
                     headers={"Server-Timing": f"series;dur={ms:.1f}"})
 
 
-def _one_run(conn: Any, state: AppState, rk: read.RunKeys, key: str, axis: str, width: int,
-             xmin: float | None, xmax: float | None, after: int | None) -> dict[str, Any]:
+def _load(conn: Any, state: AppState, rk: read.RunKeys, key: str, axis: str,
+          xmin: float | None, xmax: float | None, after: int | None) -> series.XY | None:
     key_id = rk.key_ids.get(key)
     axis_id = rk.key_ids.get(axis)
-    empty = {"id": rk.run_id, "x": [], "y": [], "min": None, "max": None, "points": 0,
-             "sampled": False, "nonfinite": 0, "last_step": None}
     metric_axis = axis not in series.BUILTIN_AXES
     if key_id is None or (metric_axis and axis_id is None):
-        return empty
+        return None
     min_step = None if after is None else after + 1
     max_step = None
     if axis == series.STEP:
@@ -94,22 +97,36 @@ def _one_run(conn: Any, state: AppState, rk: read.RunKeys, key: str, axis: str, 
                            min(STEP_LIMIT, math.floor(max(xmin, -STEP_LIMIT))))
         if xmax is not None:
             max_step = max(-STEP_LIMIT, min(STEP_LIMIT, math.ceil(min(xmax, STEP_LIMIT))))
-    cols = series.load(conn, key_id, state.cache, min_step, max_step)
-    axis_cols = (series.load(conn, axis_id, state.cache, min_step, max_step)
+    times = series.needs_times(axis)
+    cols = series.load(conn, key_id, state.cache, min_step, max_step, with_times=times)
+    axis_cols = (series.load(conn, axis_id, state.cache, min_step, max_step, with_times=False)
                  if metric_axis and axis_id is not None else None)
-    xy = series.clip(series.on_axis(cols, axis, rk.created_at, axis_cols), xmin, xmax)
-    if len(xy.x) == 0:
-        return empty
-    ds = series.downsample(xy, width)
+    return series.clip(series.on_axis(cols, axis, rk.created_at, axis_cols), xmin, xmax)
+
+
+# Seven significant digits draw any chart exactly and keep the JSON short; x keeps more,
+# because wall-clock seconds need ten digits before the point.
+Y_DIGITS, X_DIGITS = 7, 13
+
+
+def _answer(run_id: str, xy: series.XY | None, width: int, lo: float | None,
+            hi: float | None) -> dict[str, Any]:
+    if xy is None or len(xy.x) == 0:
+        return {"id": run_id, "x": [], "y": [], "min": None, "max": None, "points": 0,
+                "sampled": False, "nonfinite": 0, "last_step": None}
+    ds = series.downsample(xy, width, lo, hi)
+    x = ds.x if ds.x.dtype == np.int64 or ds.ymin is None else series.round_significant(ds.x, X_DIGITS)
+
     sampled = ds.ymin is not None
+
+    def ys(a: np.ndarray | None) -> list[float] | None:
+        # Raw points go out exact; bucket means and extremes are drawn, not read.
+        if a is None:
+            return None
+        return (series.round_significant(a, Y_DIGITS) if sampled else a).tolist()
+
     return {
-        "id": rk.run_id,
-        "x": ds.x.tolist(),
-        "y": ds.y.tolist(),
-        "min": ds.ymin.tolist() if ds.ymin is not None else None,
-        "max": ds.ymax.tolist() if ds.ymax is not None else None,
-        "points": ds.points,
-        "sampled": sampled,
-        "nonfinite": ds.nonfinite,
+        "id": run_id, "x": x.tolist(), "y": ys(ds.y), "min": ys(ds.ymin), "max": ys(ds.ymax),
+        "points": ds.points, "sampled": sampled, "nonfinite": ds.nonfinite,
         "last_step": int(xy.steps.max()),
     }

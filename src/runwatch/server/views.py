@@ -24,6 +24,7 @@ def run(r: RunRecord) -> dict[str, Any]:
         "created_at": r.created_at, "updated_at": r.updated_at,
         "heartbeat_at": r.heartbeat_at, "finished_at": r.finished_at,
         "exit_code": r.exit_code, "last_step": r.last_step, "host": r.host,
+        "seq": r.last_seq,
     }
 
 

@@ -126,9 +126,13 @@ def unpack_values(codec: str, vals: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=np.int64 if codec.startswith("i8") else np.float64)
 
 
+def unpack_steps(steps: bytes) -> np.ndarray:
+    return _undelta(steps)
+
+
+def unpack_times(times: bytes) -> np.ndarray:
+    return _undelta(times) / 1e6
+
+
 def unpack(codec: str, steps: bytes, times: bytes, vals: bytes) -> Columns:
-    return Columns(
-        _undelta(steps),
-        _undelta(times) / 1e6,
-        unpack_values(codec, vals),
-    )
+    return Columns(unpack_steps(steps), unpack_times(times), unpack_values(codec, vals))

@@ -6,8 +6,9 @@ band), so a single outlier among a million points still shows. When the range
 holds few enough points (zoomed in far), the raw points come back instead.
 
 Decoded chunks are kept in a bounded :class:`ChunkCache`. A chunk is identified by
-``(key_id, chunk_no, n)``: only a key's open tail chunk is ever rewritten, and a
-rewrite always adds points, so a changed chunk never matches a cached one.
+``(key_id, chunk_no, n)`` (plus whether its times were decoded): only a key's open
+tail chunk is ever rewritten, and a rewrite always adds points, so a changed chunk
+never matches a cached one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -33,18 +35,18 @@ class ChunkCache:
 
     def __init__(self, max_bytes: int = 256 * 2**20) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[int, int, int], chunks.Columns] = OrderedDict()
+        self._items: OrderedDict[tuple[int, int, int, bool], chunks.Columns] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[int, int, int]) -> chunks.Columns | None:
+    def get(self, key: tuple[int, int, int, bool]) -> chunks.Columns | None:
         with self._lock:
             cols = self._items.get(key)
             if cols is not None:
                 self._items.move_to_end(key)
             return cols
 
-    def put(self, key: tuple[int, int, int], cols: chunks.Columns) -> None:
+    def put(self, key: tuple[int, int, int, bool], cols: chunks.Columns) -> None:
         size = cols.steps.nbytes + cols.times.nbytes + cols.values.nbytes
         if size > self.max_bytes:
             return
@@ -58,12 +60,26 @@ class ChunkCache:
                 self._bytes -= old.steps.nbytes + old.times.nbytes + old.values.nbytes
 
 
-_EMPTY = chunks.Columns(np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.float64))
+_NO_TIMES = np.empty(0, np.float64)
+_EMPTY = chunks.Columns(np.empty(0, np.int64), _NO_TIMES, np.empty(0, np.float64))
+
+
+def _decode(r: Any, with_times: bool) -> chunks.Columns:
+    steps = chunks.unpack_steps(r.steps)
+    times = chunks.unpack_times(r.times) if with_times else _NO_TIMES
+    values = chunks.unpack_values(r.codec, r.vals)
+    if values.dtype != np.float64:
+        # A chart draws doubles; ints past 2**53 lose digits here, never in the store.
+        values = values.astype(np.float64)
+    return chunks.Columns(steps, times, values)
 
 
 def load(conn: Connection, key_id: int, cache: ChunkCache | None = None,
-         min_step: int | None = None, max_step: int | None = None) -> chunks.Columns:
-    """Numeric points of one key with ``min_step <= step <= max_step``, values as float64."""
+         min_step: int | None = None, max_step: int | None = None,
+         with_times: bool = True) -> chunks.Columns:
+    """Numeric points of one key with ``min_step <= step <= max_step``, values as float64.
+    Without ``with_times`` the times are not decoded (``times`` is empty): the step axis
+    does not need them, and they are a third of the work."""
     q = sa.select(metric_chunks.c.chunk_no, metric_chunks.c.n).where(
         metric_chunks.c.key_id == key_id)
     if min_step is not None:
@@ -72,47 +88,63 @@ def load(conn: Connection, key_id: int, cache: ChunkCache | None = None,
         q = q.where(metric_chunks.c.step_min <= max_step)
     wanted = [(key_id, int(r.chunk_no), int(r.n))
               for r in conn.execute(q.order_by(metric_chunks.c.chunk_no))]
-    parts: dict[tuple[int, int, int], chunks.Columns] = {}
+    parts: dict[tuple[int, int, int, bool], chunks.Columns] = {}
     missing: list[int] = []
     for ident in wanted:
-        cols = cache.get(ident) if cache is not None else None
+        cols = None
+        if cache is not None:
+            # Cached with times serves both; cached without serves only the step axis.
+            cols = cache.get((*ident, True)) or (None if with_times else cache.get((*ident, False)))
         if cols is None:
             missing.append(ident[1])
         else:
             parts[ident] = cols
     if missing:
-        rows = conn.execute(
-            sa.select(metric_chunks.c.chunk_no, metric_chunks.c.n, metric_chunks.c.codec,
-                      metric_chunks.c.steps, metric_chunks.c.times, metric_chunks.c.vals)
-            .where(metric_chunks.c.key_id == key_id, metric_chunks.c.chunk_no.in_(missing))
-        )
-        for r in rows:
-            cols = chunks.unpack(r.codec, r.steps, r.times, r.vals)
-            if cols.values.dtype != np.float64:
-                # A chart draws doubles; ints past 2**53 lose digits here, never in the store.
-                cols = chunks.Columns(cols.steps, cols.times, cols.values.astype(np.float64))
-            ident = (key_id, int(r.chunk_no), int(r.n))
-            parts[ident] = cols
-            if cache is not None:
-                cache.put(ident, cols)
+        columns = [metric_chunks.c.chunk_no, metric_chunks.c.n, metric_chunks.c.codec,
+                   metric_chunks.c.steps, metric_chunks.c.vals]
+        if with_times:
+            columns.append(metric_chunks.c.times)
+        for i in range(0, len(missing), 500):
+            rows = conn.execute(sa.select(*columns).where(
+                metric_chunks.c.key_id == key_id,
+                metric_chunks.c.chunk_no.in_(missing[i:i + 500])))
+            for r in rows:
+                cols = _decode(r, with_times)
+                ident = (key_id, int(r.chunk_no), int(r.n))
+                parts[ident] = cols
+                if cache is not None:
+                    cache.put((*ident, with_times), cols)
     ordered = [parts[i] for i in wanted if i in parts]
     if not ordered:
         return _EMPTY
-    cols = chunks.Columns.concat(ordered)
+    cols = _concat(ordered, with_times)
     if min_step is not None or max_step is not None:
         lo = 0 if min_step is None else int(np.searchsorted(cols.steps, min_step, "left"))
         hi = len(cols) if max_step is None else int(np.searchsorted(cols.steps, max_step, "right"))
-        cols = cols.slice(lo, hi)
+        cols = chunks.Columns(cols.steps[lo:hi], cols.times[lo:hi] if with_times else _NO_TIMES,
+                              cols.values[lo:hi])
     return cols
+
+
+def _concat(parts: list[chunks.Columns], with_times: bool) -> chunks.Columns:
+    if len(parts) == 1:
+        return parts[0]
+    return chunks.Columns(np.concatenate([p.steps for p in parts]),
+                          np.concatenate([p.times for p in parts]) if with_times else _NO_TIMES,
+                          np.concatenate([p.values for p in parts]))
 
 
 @dataclass
 class XY:
     """A series on its x-axis, sorted by x. ``steps`` maps each point back to its row."""
 
-    x: np.ndarray      # float64
+    x: np.ndarray      # int64 steps on the step axis, else float64
     y: np.ndarray      # float64
     steps: np.ndarray  # int64
+
+
+def needs_times(axis: str) -> bool:
+    return axis in (WALL, RELATIVE)
 
 
 def on_axis(cols: chunks.Columns, axis: str, start_time: float,
@@ -120,7 +152,8 @@ def on_axis(cols: chunks.Columns, axis: str, start_time: float,
     """Put ``cols`` on ``axis``: step, wall time, time since ``start_time``, or the values of
     another metric (``axis_cols``) at the same steps; rows lacking that metric are dropped."""
     if axis == STEP:
-        return XY(cols.steps.astype(np.float64), cols.values, cols.steps)
+        return XY(cols.steps, cols.values, cols.steps)
+    steps, values = cols.steps, cols.values
     if axis == WALL:
         x = cols.times
     elif axis == RELATIVE:
@@ -128,18 +161,17 @@ def on_axis(cols: chunks.Columns, axis: str, start_time: float,
     else:
         if axis_cols is None:
             raise ValueError(f"axis {axis!r} is a metric, so its points are needed")
-        common, mine, theirs = np.intersect1d(cols.steps, axis_cols.steps, assume_unique=True,
-                                              return_indices=True)
+        steps, mine, theirs = np.intersect1d(cols.steps, axis_cols.steps, assume_unique=True,
+                                             return_indices=True)
         x = axis_cols.values[theirs].astype(np.float64)
-        cols = chunks.Columns(common, cols.times[mine], cols.values[mine])
+        values = values[mine]
         keep = np.isfinite(x)
         if not keep.all():
-            x, cols = x[keep], chunks.Columns(cols.steps[keep], cols.times[keep],
-                                              cols.values[keep])
+            x, steps, values = x[keep], steps[keep], values[keep]
     if len(x) > 1 and bool((np.diff(x) < 0).any()):
         order = np.argsort(x, kind="stable")
-        return XY(x[order], cols.values[order], cols.steps[order])
-    return XY(np.asarray(x, dtype=np.float64), cols.values, cols.steps)
+        return XY(x[order], values[order], steps[order])
+    return XY(np.asarray(x, dtype=np.float64), values, steps)
 
 
 def clip(xy: XY, xmin: float | None, xmax: float | None) -> XY:
@@ -158,9 +190,14 @@ class Downsampled:
     nonfinite: int                # NaN and ±Inf in the range: not drawn, counted
 
 
-def downsample(xy: XY, width: int) -> Downsampled:
-    """At most ``width`` buckets over the x range: mean, min and max of each.
-    Returns the raw points when there are no more than ``2 * width`` of them."""
+def downsample(xy: XY, width: int, lo: float | None = None,
+               hi: float | None = None) -> Downsampled:
+    """At most ``width`` equal buckets over ``[lo, hi]`` (default: the series' own range):
+    mean, min and max of each, placed at the bucket's centre, so series bucketed over the
+    same range share their x values. Raw points when there are no more than
+    ``2 * width`` of them."""
+    if lo is not None or hi is not None:
+        xy = clip(xy, lo, hi)
     n = len(xy.x)
     y = xy.y
     finite = np.isfinite(y)
@@ -168,16 +205,43 @@ def downsample(xy: XY, width: int) -> Downsampled:
     if n <= 2 * width:
         yy = y if nonfinite == 0 else np.where(finite, y, np.nan)
         return Downsampled(xy.x, yy, None, None, n, nonfinite)
-    edges = np.linspace(xy.x[0], xy.x[-1], width + 1)
-    starts = np.unique(np.searchsorted(xy.x, edges[:-1], "left"))
-    starts = starts[starts < n]
-    yz = np.where(finite, y, 0.0) if nonfinite else y
-    counts = np.add.reduceat(finite.astype(np.int64), starts)
-    sums = np.add.reduceat(yz, starts)
-    sizes = np.diff(np.append(starts, n))
-    xs = np.add.reduceat(xy.x, starts) / sizes
+    lo = float(xy.x[0]) if lo is None else lo
+    hi = float(xy.x[-1]) if hi is None else hi
+    if not hi > lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, width + 1)
+    # The last edge is inclusive: a point at exactly hi belongs to the last bucket.
+    starts = np.searchsorted(xy.x, edges[:-1], "left")
+    ends = np.append(starts[1:], n)
+    used = ends > starts
+    starts = starts[used]
+    centres = ((edges[:-1] + edges[1:]) / 2)[used]
+    if nonfinite:
+        ynan = np.where(finite, y, np.nan)
+        counts = np.add.reduceat(finite.astype(np.int64), starts)
+        sums = np.add.reduceat(np.where(finite, y, 0.0), starts)
+    else:
+        ynan = y
+        counts = (ends[used] - starts)
+        sums = np.add.reduceat(y, starts)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    ynan = np.where(finite, y, np.nan) if nonfinite else y
-    return Downsampled(xs, mean, np.fmin.reduceat(ynan, starts), np.fmax.reduceat(ynan, starts),
-                       n, nonfinite)
+    return Downsampled(centres, mean, np.fmin.reduceat(ynan, starts),
+                       np.fmax.reduceat(ynan, starts), n, nonfinite)
+
+
+def round_significant(a: np.ndarray, digits: int) -> np.ndarray:
+    """``a`` rounded to ``digits`` significant digits, so its JSON is short ("0.1234568",
+    not "0.12345678901234566"). NaN and ±Inf pass through."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        return a
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mag = np.floor(np.log10(np.abs(a)))
+        mag[~np.isfinite(mag)] = 0
+        scale = 10.0 ** (digits - 1 - mag)
+        out = np.round(a * scale) / scale
+    bad = ~np.isfinite(out) & np.isfinite(a)
+    if bad.any():
+        out[bad] = a[bad]
+    return out

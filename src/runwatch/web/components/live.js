@@ -21,25 +21,48 @@ export function useProjectRuns(project, onlyRun) {
   useEffect(() => {
     let alive = true;
     const ctl = new AbortController();
+    let loading = null;
     const loadKeys = () => {
       keysAt.current = Date.now();
       api.keys(project, onlyRun ? [onlyRun] : null, ctl.signal)
         .then((k) => alive && setKeys(k.keys)).catch(() => {});
     };
-    const loadAll = () => {
-      api.runs(project, ctl.signal).then((res) => {
-        if (!alive) return;
+    const loadRuns = () => {
+      loading = api.runs(project, ctl.signal).then((res) => {
+        if (!alive) return null;
         setRuns(res.runs.map(prepareRun));
         setError(null);
         setLoaded(true);
-      }).catch((e) => { if (alive && e.name !== "AbortError") { setError(e); setLoaded(true); } });
-      loadKeys();
+        return res.runs;
+      }).catch((e) => {
+        if (alive && e.name !== "AbortError") { setError(e); setLoaded(true); }
+        return null;
+      });
+      return loading;
     };
-    // Subscribe first and load on "ready": nothing that happens in between is missed,
-    // and a reconnect reloads whatever changed while the stream was down.
+    // Load at once, and open the live stream alongside. The stream's "ready" says what
+    // its first look saw; if the loaded runs are older than that, something changed in
+    // between, so load again. After that, events carry every change.
+    loadRuns();
+    loadKeys();
+    let readyOnce = false;
     const stop = subscribe(project, (kind, data) => {
       if (!alive) return;
-      if (kind === "ready") loadAll();
+      if (kind === "ready") {
+        const seen = data.runs || {};
+        const first = !readyOnce;
+        readyOnce = true;
+        (loading || loadRuns()).then((got) => {
+          if (!alive || !got) return;
+          const have = new Map(got.map((r) => [r.id, [r.seq, r.state]]));
+          const stale = Object.entries(seen).some(([id, [seq, state]]) => {
+            const h = have.get(id);
+            return !h || h[0] < seq || h[1] !== state;
+          });
+          // A reconnect may have missed anything: always reload then.
+          if (stale || !first) { loadRuns(); loadKeys(); }
+        });
+      }
       if (kind === "runs") {
         const changed = new Map(data.runs.map((r) => [r.id, prepareRun(r)]));
         setRuns((old) => {
@@ -50,13 +73,7 @@ export function useProjectRuns(project, onlyRun) {
         });
         if (Date.now() - keysAt.current > 3000) loadKeys();
       }
-    }, (ok) => {
-      setLive(ok);
-      // The stream cannot open (no such project, server gone): load anyway, so the
-      // page shows the reason instead of waiting.
-      if (!ok && !triedDirect) { triedDirect = true; loadAll(); }
-    });
-    let triedDirect = false;
+    }, setLive);
     return () => { alive = false; ctl.abort(); stop(); };
   }, [project, onlyRun]);
 

@@ -13,10 +13,14 @@ export function ProjectsPage() {
   const [live, setLive] = useState(false);
   useEffect(() => {
     let alive = true;
+    const load = () => api.projects()
+      .then((res) => alive && setProjects(res.projects)).catch((e) => alive && setError(e.message));
+    load();
+    // The list is small: on every (re)connect of the stream, load it again.
     const stop = subscribe(null, (kind, data) => {
       if (!alive) return;
       if (kind === "ready") {
-        api.projects().then((res) => alive && setProjects(res.projects)).catch((e) => alive && setError(e.message));
+        load();
       } else if (kind === "projects") {
         setProjects(data.projects);
       }
