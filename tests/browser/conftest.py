@@ -24,6 +24,11 @@ from typing import Any
 
 import pytest
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips the suite
+    expect = None
+
 CHROMIUM = os.environ.get("RUNWATCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -31,6 +36,9 @@ VIEWPORT = {"width": 1400, "height": 1000}
 # Playwright's default for every wait (ms): generous for 2 slow cores, short enough that
 # a UI that never gets there fails quickly.
 TIMEOUT_MS = 10_000
+
+if expect is not None:
+    expect.set_options(timeout=TIMEOUT_MS)
 
 # The hostile strings of the XSS test, kept here so the shared store can hold them.
 IMG = "<img src=x onerror=alert(1)>"
@@ -58,12 +66,22 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _needs_browser(browser: Any) -> None:
+    """Every test here skips at once (before any store is built) without a browser."""
+
+
 @dataclass
 class PageGuard:
     """What went wrong on the pages of one test."""
 
     problems: list[str] = field(default_factory=list)
     contexts: list[Any] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+
+    def allow(self, pattern: str) -> None:
+        """Accept console errors matching ``pattern`` (a regex), for tests that cause them."""
+        self.allowed.append(pattern)
 
     def watch(self, page: Any) -> None:
         page.on("pageerror", lambda exc: self.problems.append(f"uncaught exception: {exc}"))
@@ -71,7 +89,7 @@ class PageGuard:
         page.on("dialog", self._dialog)
 
     def _console(self, msg: Any) -> None:
-        if msg.type == "error":
+        if msg.type == "error" and not any(re.search(p, msg.text) for p in self.allowed):
             self.problems.append(f"console error: {msg.text} ({msg.location.get('url', '')})")
 
     def _dialog(self, dialog: Any) -> None:
@@ -198,6 +216,24 @@ def finish_child(proc: subprocess.Popen, timeout: float = 60) -> tuple[str, str]
     return out, err
 
 
+def wait_stored(store: Path, path: str, last_step: int, timeout: float = 30) -> None:
+    """Block until the store holds run ``path`` with steps up to ``last_step``."""
+    import runwatch
+
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        try:
+            with runwatch.Api(dir=store) as api:
+                seen = api.run(path).last_step
+        except runwatch.errors.RunwatchError:
+            seen = None
+        if seen is not None and seen >= last_step:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached step {last_step} in {store} (last: {seen})")
+
+
 def wait_line(proc: subprocess.Popen, expected: str, timeout: float = 60) -> None:
     """Block until the child prints ``expected`` on a line of its own."""
     box: list[str] = []
@@ -235,7 +271,7 @@ NO_VAL = {"epsilon"}
 BIG_STEPS = 10_000
 
 _LOG_VISION = """
-import os, signal, sys, time
+import sys
 import runwatch
 rid, name, lr, tags, group, job_type, how = {spec!r}
 run = runwatch.init(project="vision", id=rid, name=name, tags=tags, group=group,
@@ -254,11 +290,8 @@ if how == "finish":
 elif how == "fail":
     run.finish(exit_code=1)
 else:
-    time.sleep(0.5)  # past a few flushes
     print("ready", flush=True)
-    if how == "crash":
-        os.kill(os.getpid(), signal.SIGKILL)
-    sys.stdin.read()  # running until the test session closes stdin
+    sys.stdin.read()  # running until the session closes stdin (or kills it: crashed)
     run.finish()
 """
 
@@ -270,6 +303,18 @@ for i in range({steps}):
     run.log({{"loss": math.exp(-i / 3000) + 0.05 * math.sin(i / 50)}})
 run.finish()
 """
+
+# Evenly spread over well under a second of wall time.
+_LOG_CLOCK = """
+import time
+import runwatch
+run = runwatch.init(project="clock", id="clock", name="clock")
+for i in range({steps}):
+    run.log({{"value": float(i % 17)}})
+    time.sleep(0.001)
+run.finish()
+"""
+CLOCK_STEPS = 300
 
 # Raises after logging: a failed run with a traceback, started from a script file.
 _LOG_RAISES = """
@@ -320,20 +365,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         code = _LOG_VISION.format(spec=spec, steps=VISION_STEPS, no_val=NO_VAL)
         procs.append((spec[6], spawn(store, code)))
     procs.append(("finish", spawn(store, _LOG_BIG.format(steps=BIG_STEPS))))
-    procs.append(("fail", spawn(store, _LOG_RAISES, "--epochs", "3",
+    procs.append(("finish", spawn(store, _LOG_CLOCK.format(steps=CLOCK_STEPS))))
+    procs.append(("raise", spawn(store, _LOG_RAISES, "--epochs", "3",
                                 script=store.parent / "train_boom.py")))
     procs.append(("finish", spawn(store, _LOG_HOSTILE.format(img=IMG, script=SCRIPT,
                                                              project=HOSTILE_PROJECT))))
     held = []
-    for how, proc in procs:
-        if how == "running":
+    for (how, proc), rid in zip(procs, [spec[0] for spec in VISION] + [None] * 4):
+        if how in ("running", "crash"):
             wait_line(proc, "ready")
-            held.append(proc)
+            # Wait for the store to hold every step: a child killed before its first
+            # commit leaves no run at all.
+            wait_stored(store, f"vision/{rid}", VISION_STEPS - 1)
+            if how == "crash":
+                proc.kill()
+                proc.communicate()
+            else:
+                held.append(proc)
             continue
         out, err = finish_child(proc)
-        if how == "crash":
-            assert proc.returncode == -signal.SIGKILL, f"{proc.returncode}\n{out}\n{err}"
-        elif how == "fail":
+        if how == "raise":
             assert proc.returncode != 0, f"{out}\n{err}"
         else:
             assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{out}\n{err}"
@@ -389,17 +440,6 @@ def chart_attrs(page: Any, key: str) -> dict[str, str]:
         ['lines', 'series', 'x', 'log', 'zoomed'].map(k => [k, el.dataset[k]]))""")
 
 
-def wait_attr(page: Any, selector: str, attr: str, predicate_js: str,
-              timeout: float = TIMEOUT_MS) -> None:
-    """Wait until ``predicate_js`` (a JS expression over ``v``, the attribute's value)
-    holds for the first element matching ``selector``."""
-    page.wait_for_function(
-        """([sel, attr, src]) => { const el = document.querySelector(sel);
-             if (!el) return false; const v = el.getAttribute(attr);
-             return v !== null && (new Function('v', 'return (' + src + ')'))(v); }""",
-        arg=[selector, attr, predicate_js], timeout=timeout)
-
-
 def wait_url(page: Any, predicate: Callable[[str], bool], timeout: float = 5.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -407,3 +447,37 @@ def wait_url(page: Any, predicate: Callable[[str], bool], timeout: float = 5.0) 
             return page.url
         page.wait_for_timeout(50)
     raise AssertionError(f"URL never matched: {page.url}")
+
+
+def hover(page: Any, panel_locator: Any, frac: float = 0.5) -> Any:
+    """Rest the mouse over a panel's chart until its tooltip shows; returns the tooltip.
+
+    A chart redrawn under a resting mouse (a refetch after a resize or a change of runs)
+    drops its tooltip until the mouse moves again, so this moves it a pixel more per try.
+    """
+    tooltip = panel_locator.locator(".tooltip")
+    for attempt in range(4):
+        box = plot_box(panel_locator)
+        page.mouse.move(box["x"] + box["width"] * frac + attempt,
+                        box["y"] + box["height"] / 2, steps=2)
+        try:
+            expect(tooltip).to_be_visible(timeout=1500)
+            return tooltip
+        except AssertionError:
+            continue
+    raise AssertionError("hovering the chart never showed a tooltip")
+
+
+def plot_box(chart_or_panel: Any, timeout: float = 5.0) -> dict[str, float]:
+    """The plotting area (uPlot's ``.u-over``) of a chart, on screen, once the chart has
+    stopped redrawing: a chart redraws by replacing its plot (after every fetch), and a
+    drag that starts on a plot about to go is lost."""
+    deadline = time.monotonic() + timeout
+    while True:
+        plot = chart_or_panel.locator(".uplot").element_handle()
+        time.sleep(0.25)
+        box = chart_or_panel.locator(".u-over").bounding_box()
+        if plot.evaluate("el => el.isConnected") and box and box["width"] > 0:
+            return box
+        if time.monotonic() > deadline:
+            raise AssertionError("the chart kept redrawing (or never showed a plot)")

@@ -24,7 +24,8 @@ async function getJSON(path, params, signal) {
   let body = null;
   try {
     body = await res.json();
-  } catch {
+  } catch (e) {
+    if (e.name === "AbortError") throw e; // the caller gave up while the body arrived
     throw new ApiError(res.status, "bad_response", `The server answered ${res.status} without JSON.`);
   }
   if (!res.ok) {

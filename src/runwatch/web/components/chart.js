@@ -84,8 +84,23 @@ export function Chart({ lines, log, timeAxis, xLabel, onZoom, zoomed }) {
   zoomRef.current = onZoom;
   linesRef.current = lines;
 
+  // The chart is rebuilt only when its series change shape; new points (live updates,
+  // smoothing) go in with setData, so the cursor, the tooltip and a drag in progress stay.
+  const shape = [log, timeAxis, xLabel,
+    ...lines.map((l) => `${l.id}|${l.color}|${l.raw ? 1 : 0}|${l.band ? 1 : 0}|${l.x.length < 60 ? 1 : 0}`)].join("\n");
+  const built = useRef(null);
+
+  useEffect(() => {
+    const u = plot.current;
+    if (!u || built.current === lines) return;
+    built.current = lines;
+    u.setData(build(lines, log).data);
+    if (u.cursor.left >= 0) u.setCursor({ left: u.cursor.left, top: u.cursor.top });
+  }, [lines]);
+
   useEffect(() => {
     const el = box.current;
+    built.current = lines;
     const { data, series, bands } = build(lines, log);
     const axisColor = cssVar("--muted", "#666");
     const grid = cssVar("--grid", "#8882");
@@ -146,7 +161,7 @@ export function Chart({ lines, log, timeAxis, xLabel, onZoom, zoomed }) {
       u.destroy();
       plot.current = null;
     };
-  }, [lines, log, timeAxis, xLabel]);
+  }, [shape]);
 
   const xText = hover ? (timeAxis ? new Date(hover.x * 1000).toLocaleString() : formatNumber(hover.x)) : "";
   return html`

@@ -1,6 +1,6 @@
 // The workspace's controls: filter, grouping, columns, x-axis, smoothing, log scale, zoom.
 
-import { useState } from "../vendor/hooks.js";
+import { useEffect, useRef, useState } from "../vendor/hooks.js";
 import { html } from "../html.js";
 import { AXES } from "./charts.js";
 
@@ -16,6 +16,12 @@ export function FilterBar({ view, setView, errors, shown, total, charted }) {
 
 export function TableOptions({ view, setView, configKeys, summaryKeys }) {
   const [q, setQ] = useState("");
+  const menu = useRef(null);
+  useEffect(() => {
+    const close = (e) => { if (menu.current && !menu.current.contains(e.target)) menu.current.open = false; };
+    document.addEventListener("click", close);
+    return () => document.removeEventListener("click", close);
+  }, []);
   const cols = new Set(view.cols);
   const toggle = (c) => setView({ cols: cols.has(c) ? view.cols.filter((x) => x !== c) : [...view.cols, c] });
   const all = [...configKeys.map((k) => "config." + k), ...summaryKeys.map((k) => "summary." + k)]
@@ -30,7 +36,7 @@ export function TableOptions({ view, setView, configKeys, summaryKeys }) {
           ${configKeys.map((k) => html`<option value=${"config." + k}>config.${k}</option>`)}
         </select>
       </label>
-      <details class="columns">
+      <details class="columns" ref=${menu}>
         <summary>Columns (${view.cols.length})</summary>
         <div class="columns-menu">
           <input type="search" placeholder="Find a config or summary key" value=${q}

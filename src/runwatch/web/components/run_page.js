@@ -32,7 +32,9 @@ export function RunPage({ project, runId, view, setView }) {
 
   useEffect(() => {
     const ctl = new AbortController();
-    api.run(project, runId, ctl.signal).then(setDetail).catch((e) => e.name !== "AbortError" && setError(e.message));
+    api.run(project, runId, ctl.signal)
+      .then((d) => { setDetail(d); setError(null); })
+      .catch((e) => e.name !== "AbortError" && setError(e.message));
     return () => ctl.abort();
   }, [project, runId, liveRun ? liveRun.state : null]);
 

@@ -65,7 +65,8 @@ export function viewQuery(view) {
   if (view.x) p.set("x", view.x);
   if (view.smooth) p.set("smooth", String(view.smooth));
   if (view.log) p.set("log", "1");
-  if (view.zoom) p.set("zoom", view.zoom.map((z) => +z.toPrecision(10)).join(","));
+  // Full precision: wall-clock zooms are ten digits before the point.
+  if (view.zoom) p.set("zoom", view.zoom.map(String).join(","));
   if (view.search) p.set("search", view.search);
   const s = p.toString();
   return s ? "?" + s : "";
