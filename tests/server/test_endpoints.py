@@ -11,7 +11,7 @@ from tests.server.conftest import ApiClient, World, start_run
 
 RUN_FIELDS = {"id", "name", "project", "entity", "state", "notes", "group", "job_type", "tags",
               "config", "summary", "created_at", "updated_at", "heartbeat_at", "finished_at",
-              "exit_code", "last_step", "host"}
+              "exit_code", "last_step", "host", "seq"}
 
 
 def _by(items: list[dict], field: str) -> dict:

@@ -106,7 +106,11 @@ def test_ready_first_then_runs_with_a_higher_last_step(live: Live, children: lis
     stream = live.stream("?project=live-a")
     try:
         first = stream.next()
-        assert first.name == "ready" and first.data == {"poll_interval": 0.5}
+        assert first.name == "ready" and first.data["poll_interval"] == 0.5
+        # The first look's [seq, state] of every run: the page's check for a missed change.
+        seq, state = first.data["runs"][run_id]
+        assert isinstance(seq, int) and seq >= 0 and state == "running"
+        assert set(first.data["runs"]) == {run_id}
 
         child.stdin.write("\n")
         child.stdin.flush()

@@ -73,8 +73,8 @@ def _delta(a: np.ndarray) -> bytes:
     return zlib.compress(d.tobytes(), _LEVEL)
 
 
-def _undelta(blob: bytes) -> np.ndarray:
-    return np.cumsum(np.frombuffer(zlib.decompress(blob), dtype=np.int64))
+def _undelta(blob: bytes, out: np.ndarray | None = None) -> np.ndarray:
+    return np.cumsum(np.frombuffer(zlib.decompress(blob), dtype=np.int64), out=out)
 
 
 @dataclass
@@ -126,12 +126,16 @@ def unpack_values(codec: str, vals: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=np.int64 if codec.startswith("i8") else np.float64)
 
 
-def unpack_steps(steps: bytes) -> np.ndarray:
-    return _undelta(steps)
+def unpack_steps(steps: bytes, out: np.ndarray | None = None) -> np.ndarray:
+    """The steps of a chunk, written into ``out`` (an int64 slice) when given."""
+    return _undelta(steps, out)
 
 
-def unpack_times(times: bytes) -> np.ndarray:
-    return _undelta(times) / 1e6
+def unpack_times(times: bytes, out: np.ndarray | None = None) -> np.ndarray:
+    """The times of a chunk in seconds, written into ``out`` (a float64 slice) when given."""
+    if out is None:
+        return _undelta(times) / 1e6
+    return np.divide(_undelta(times), 1e6, out=out)
 
 
 def unpack(codec: str, steps: bytes, times: bytes, vals: bytes) -> Columns:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -64,41 +63,47 @@ _NO_TIMES = np.empty(0, np.float64)
 _EMPTY = chunks.Columns(np.empty(0, np.int64), _NO_TIMES, np.empty(0, np.float64))
 
 
-def _decode(r: Any, with_times: bool) -> chunks.Columns:
-    steps = chunks.unpack_steps(r.steps)
-    times = chunks.unpack_times(r.times) if with_times else _NO_TIMES
-    values = chunks.unpack_values(r.codec, r.vals)
-    if values.dtype != np.float64:
-        # A chart draws doubles; ints past 2**53 lose digits here, never in the store.
-        values = values.astype(np.float64)
-    return chunks.Columns(steps, times, values)
-
-
 def load(conn: Connection, key_id: int, cache: ChunkCache | None = None,
          min_step: int | None = None, max_step: int | None = None,
          with_times: bool = True) -> chunks.Columns:
     """Numeric points of one key with ``min_step <= step <= max_step``, values as float64.
     Without ``with_times`` the times are not decoded (``times`` is empty): the step axis
-    does not need them, and they are a third of the work."""
+    does not need them, and they are a third of the work.
+
+    Chunks are decoded straight into one set of arrays (no concatenation afterwards);
+    the cache keeps views of them per chunk."""
     q = sa.select(metric_chunks.c.chunk_no, metric_chunks.c.n).where(
         metric_chunks.c.key_id == key_id)
     if min_step is not None:
         q = q.where(metric_chunks.c.step_max >= min_step)
     if max_step is not None:
         q = q.where(metric_chunks.c.step_min <= max_step)
-    wanted = [(key_id, int(r.chunk_no), int(r.n))
-              for r in conn.execute(q.order_by(metric_chunks.c.chunk_no))]
-    parts: dict[tuple[int, int, int, bool], chunks.Columns] = {}
+    wanted = [(int(r.chunk_no), int(r.n)) for r in conn.execute(q.order_by(metric_chunks.c.chunk_no))]
+    if not wanted:
+        return _EMPTY
+    total = sum(n for _, n in wanted)
+    steps = np.empty(total, np.int64)
+    values = np.empty(total, np.float64)
+    times = np.empty(total, np.float64) if with_times else _NO_TIMES
+    offsets: dict[int, tuple[int, int]] = {}
     missing: list[int] = []
-    for ident in wanted:
+    at = 0
+    for chunk_no, n in wanted:
+        offsets[chunk_no] = (at, n)
         cols = None
         if cache is not None:
             # Cached with times serves both; cached without serves only the step axis.
-            cols = cache.get((*ident, True)) or (None if with_times else cache.get((*ident, False)))
+            cols = cache.get((key_id, chunk_no, n, True))
+            if cols is None and not with_times:
+                cols = cache.get((key_id, chunk_no, n, False))
         if cols is None:
-            missing.append(ident[1])
+            missing.append(chunk_no)
         else:
-            parts[ident] = cols
+            steps[at:at + n] = cols.steps
+            values[at:at + n] = cols.values
+            if with_times:
+                times[at:at + n] = cols.times
+        at += n
     if missing:
         columns = [metric_chunks.c.chunk_no, metric_chunks.c.n, metric_chunks.c.codec,
                    metric_chunks.c.steps, metric_chunks.c.vals]
@@ -109,29 +114,24 @@ def load(conn: Connection, key_id: int, cache: ChunkCache | None = None,
                 metric_chunks.c.key_id == key_id,
                 metric_chunks.c.chunk_no.in_(missing[i:i + 500])))
             for r in rows:
-                cols = _decode(r, with_times)
-                ident = (key_id, int(r.chunk_no), int(r.n))
-                parts[ident] = cols
+                a, n = offsets[int(r.chunk_no)]
+                b = a + n
+                chunks.unpack_steps(r.steps, out=steps[a:b])
+                # A chart draws doubles; ints past 2**53 lose digits here, never in the store.
+                values[a:b] = chunks.unpack_values(r.codec, r.vals)
+                if with_times:
+                    chunks.unpack_times(r.times, out=times[a:b])
                 if cache is not None:
-                    cache.put((*ident, with_times), cols)
-    ordered = [parts[i] for i in wanted if i in parts]
-    if not ordered:
-        return _EMPTY
-    cols = _concat(ordered, with_times)
+                    cache.put((key_id, int(r.chunk_no), n, with_times),
+                              chunks.Columns(steps[a:b], times[a:b] if with_times else _NO_TIMES,
+                                             values[a:b]))
+    cols = chunks.Columns(steps, times, values)
     if min_step is not None or max_step is not None:
-        lo = 0 if min_step is None else int(np.searchsorted(cols.steps, min_step, "left"))
-        hi = len(cols) if max_step is None else int(np.searchsorted(cols.steps, max_step, "right"))
-        cols = chunks.Columns(cols.steps[lo:hi], cols.times[lo:hi] if with_times else _NO_TIMES,
-                              cols.values[lo:hi])
+        lo = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
+        hi = total if max_step is None else int(np.searchsorted(steps, max_step, "right"))
+        cols = chunks.Columns(steps[lo:hi], times[lo:hi] if with_times else _NO_TIMES,
+                              values[lo:hi])
     return cols
-
-
-def _concat(parts: list[chunks.Columns], with_times: bool) -> chunks.Columns:
-    if len(parts) == 1:
-        return parts[0]
-    return chunks.Columns(np.concatenate([p.steps for p in parts]),
-                          np.concatenate([p.times for p in parts]) if with_times else _NO_TIMES,
-                          np.concatenate([p.values for p in parts]))
 
 
 @dataclass
