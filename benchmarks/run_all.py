@@ -22,10 +22,12 @@ import bench_ingest
 import bench_log
 import bench_media
 import bench_read
+import bench_server
 import bench_startup
 
 SUITES = {"startup": bench_startup, "log": bench_log, "ingest": bench_ingest,
-          "read": bench_read, "media": bench_media, "artifacts": bench_artifacts}
+          "read": bench_read, "media": bench_media, "artifacts": bench_artifacts,
+          "server": bench_server}
 
 
 def _git_commit() -> str | None:
@@ -144,6 +146,32 @@ FIGURES: list[tuple[str, Figure]] = [
     ("artifacts", ("10 checkpoints (10% changed each) / 1, blob disk", "x", "<= 2 (ideal 1.9)",
                    lambda v, r: v <= 2.0, "",
                    lambda r: r["artifacts"]["checkpoints"]["ratio"])),
+    # Series endpoint (issue 5), width=1500; server time is its Server-Timing header. Cold:
+    # the first request of a fresh server process; warm: the median of the next 10.
+    ("server", ("series 1M points -> 1500 px, server, cold", "ms", "< 50", lambda v, r: v < 50,
+                "", lambda r: r["server"]["series"]["a_1run"]["cold_server_ms"])),
+    ("server", ("series 1M points -> 1500 px, server, warm", "ms", "< 50", lambda v, r: v < 50,
+                "", lambda r: r["server"]["series"]["a_1run"]["warm_server_ms"])),
+    ("server", ("series 1M points -> 1500 px, client wall, warm", "ms", "-", lambda v, r: True,
+                "", lambda r: r["server"]["series"]["a_1run"]["warm_wall_ms"])),
+    ("server", ("series 100 runs x 100k, server, cold", "ms", "-", lambda v, r: True, "",
+                lambda r: r["server"]["series"]["b_100runs"]["cold_server_ms"])),
+    ("server", ("series 100 runs x 100k, server, warm", "ms", "-", lambda v, r: True, "",
+                lambda r: r["server"]["series"]["b_100runs"]["warm_server_ms"])),
+    ("server", ("series 100 runs x 100k, client wall, warm", "ms", "-", lambda v, r: True, "",
+                lambda r: r["server"]["series"]["b_100runs"]["warm_wall_ms"])),
+    ("server", ("series zoom, 2,000 raw points, server, warm", "ms", "-", lambda v, r: True, "",
+                lambda r: r["server"]["series"]["c_zoom_2000"]["warm_server_ms"])),
+    ("server", ("series live tail (100 points), server, warm", "ms", "-", lambda v, r: True, "",
+                lambda r: r["server"]["series"]["d_tail_1run"]["warm_server_ms"])),
+    ("server", ("workspace drawn in Chromium, cold", "s", "< 1", lambda v, r: v < 1, "",
+                lambda r: r["server"]["browser"]["cold_charts_ms"] / 1000)),
+    ("server", ("workspace drawn in Chromium, reload median", "s", "< 1", lambda v, r: v < 1,
+                "", lambda r: r["server"]["browser"]["warm_charts_ms"] / 1000)),
+    ("server", ("runs table rows shown, cold", "s", "-", lambda v, r: True, "",
+                lambda r: r["server"]["browser"]["cold_rows_ms"] / 1000)),
+    ("server", ("runs table rows shown, reload median", "s", "-", lambda v, r: True, "",
+                lambda r: r["server"]["browser"]["warm_rows_ms"] / 1000)),
 ]
 
 

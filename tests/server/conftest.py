@@ -89,18 +89,24 @@ def read_line(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
 # -- the app in-process ----------------------------------------------------------------
 
 class ApiClient:
-    """The real ASGI app over httpx, driven from sync tests on one private event loop."""
+    """The real ASGI app over httpx, driven from sync tests on a private event loop in its
+    own thread (the main thread may already run one: Playwright's, in the browser suite)."""
 
     def __init__(self, store: Path) -> None:
         self.app = create_app(runwatch.settings.resolve({"dir": str(store)}))
         self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
         # The app's own error handler answers crashes (500 with the error shape); the tests
         # assert on that answer rather than on a re-raised exception.
         transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
         self._client = httpx.AsyncClient(transport=transport, base_url="http://test")
 
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=120)
+
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self._loop.run_until_complete(self._client.request(method, path, **kwargs))
+        return self._run(self._client.request(method, path, **kwargs))
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return self.request("GET", path, params=params or None)
@@ -115,8 +121,10 @@ class ApiClient:
         return data
 
     def close(self) -> None:
-        self._loop.run_until_complete(self._client.aclose())
+        self._run(self._client.aclose())
         self.app.state.runwatch.store.close()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
         self._loop.close()
 
 

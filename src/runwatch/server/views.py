@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runwatch import jsonvalue
+import msgspec
+
 from runwatch.store.read import ProjectKey, ProjectRecord, RunRecord
 
 
@@ -15,12 +16,13 @@ def project(p: ProjectRecord) -> dict[str, Any]:
 
 
 def run(r: RunRecord) -> dict[str, Any]:
-    """A run as the runs table needs it (no metadata, no traceback)."""
+    """A run as the runs table needs it (no metadata, no traceback). The stored JSON goes
+    out as it is: it already tags NaN and ±Inf the way the API promises."""
     return {
         "id": r.id, "name": r.name, "project": r.project, "entity": r.entity,
         "state": r.state, "notes": r.notes, "group": r.group, "job_type": r.job_type,
-        "tags": r.tags, "config": jsonvalue.to_jsonable(r.config),
-        "summary": jsonvalue.to_jsonable(r.summary),
+        "tags": msgspec.Raw(r.tags_json), "config": msgspec.Raw(r.config_json),
+        "summary": msgspec.Raw(r.summary_json),
         "created_at": r.created_at, "updated_at": r.updated_at,
         "heartbeat_at": r.heartbeat_at, "finished_at": r.finished_at,
         "exit_code": r.exit_code, "last_step": r.last_step, "host": r.host,
@@ -30,9 +32,9 @@ def run(r: RunRecord) -> dict[str, Any]:
 
 def run_detail(r: RunRecord, keys: list[ProjectKey]) -> dict[str, Any]:
     out = run(r)
-    out["metadata"] = jsonvalue.to_jsonable(r.metadata)
+    out["metadata"] = msgspec.Raw(r.metadata_json)
     out["traceback"] = r.traceback
-    out["metrics"] = jsonvalue.to_jsonable(r.metrics)
+    out["metrics"] = msgspec.Raw(r.metrics_json)
     out["keys"] = [key(k) for k in keys]
     return out
 

@@ -8,6 +8,7 @@ none of them writes. A run stored as ``running`` whose process is gone reads as
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import socket
 import time
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ class ProjectRecord:
 
 @dataclass
 class RunRecord:
+    """A run as stored. Its JSON columns stay text until read: listing a thousand runs
+    for a table that shows a few of their values should not parse them all."""
+
     pk: int
     project: str
     entity: str | None
@@ -81,11 +85,11 @@ class RunRecord:
     notes: str | None
     group: str | None
     job_type: str | None
-    tags: list[str]
-    config: dict[str, Any]
-    summary: dict[str, Any]
-    metrics: list[dict[str, Any]]
-    metadata: dict[str, Any]
+    tags_json: str
+    config_json: str
+    summary_json: str
+    metrics_json: str
+    metadata_json: str
     host: str
     pid: int
     created_at: float
@@ -96,6 +100,26 @@ class RunRecord:
     traceback: str | None
     last_step: int | None
     last_seq: int = field(default=-1)
+
+    @functools.cached_property
+    def tags(self) -> list[str]:
+        return jsonvalue.loads(self.tags_json)
+
+    @functools.cached_property
+    def config(self) -> dict[str, Any]:
+        return jsonvalue.loads(self.config_json)
+
+    @functools.cached_property
+    def summary(self) -> dict[str, Any]:
+        return jsonvalue.loads(self.summary_json)
+
+    @functools.cached_property
+    def metrics(self) -> list[dict[str, Any]]:
+        return jsonvalue.loads(self.metrics_json)
+
+    @functools.cached_property
+    def metadata(self) -> dict[str, Any]:
+        return jsonvalue.loads(self.metadata_json)
 
 
 @dataclass
@@ -116,9 +140,8 @@ def _run_record(r: Any, heartbeat_timeout: float, now: float) -> RunRecord:
         state=effective_state(r.state, r.host, r.pid, r.created_at, r.heartbeat_at,
                               heartbeat_timeout, now),
         stored_state=r.state, notes=r.notes, group=r.run_group, job_type=r.job_type,
-        tags=jsonvalue.loads(r.tags), config=jsonvalue.loads(r.config),
-        summary=jsonvalue.loads(r.summary), metrics=jsonvalue.loads(r.metrics),
-        metadata=jsonvalue.loads(r.meta), host=r.host, pid=r.pid, created_at=r.created_at,
+        tags_json=r.tags, config_json=r.config, summary_json=r.summary,
+        metrics_json=r.metrics, metadata_json=r.meta, host=r.host, pid=r.pid, created_at=r.created_at,
         updated_at=r.updated_at, heartbeat_at=r.heartbeat_at, finished_at=r.finished_at,
         exit_code=r.exit_code, traceback=r.traceback, last_step=r.last_step,
         last_seq=r.last_seq,
