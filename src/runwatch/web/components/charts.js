@@ -33,7 +33,8 @@ function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) 
   const [generation, setGeneration] = useState(0);
   const current = useRef(null);
   const checked = useRef({});
-  const ids = runIds.join(",");
+  // The same runs in another order (the table re-sorted) are the same request.
+  const ids = [...runIds].sort().join(",");
   const zoomKey = zoom ? zoom.join(",") : "";
 
   useEffect(() => {
@@ -44,7 +45,7 @@ function useSeries(project, key, runIds, axis, zoom, width, liveSteps, enabled) 
     const ctl = new AbortController();
     checked.current = { ...liveSteps };
     setState((s) => ({ ...s, loading: true }));
-    api.series(project, { key, runs: runIds, x: axis, width, xmin: zoom?.[0], xmax: zoom?.[1] }, ctl.signal)
+    api.series(project, { key, runs: ids.split(","), x: axis, width, xmin: zoom?.[0], xmax: zoom?.[1] }, ctl.signal)
       .then((res) => {
         const byRun = {};
         for (const r of res.runs) byRun[r.id] = { ...r, appended: 0 };

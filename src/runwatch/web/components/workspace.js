@@ -61,8 +61,14 @@ export function Workspace({ project, view, setView }) {
 
   // Charted runs get distinct colours; the rest keep the colour of their id.
   const colors = useMemo(() => assignColors([...charted]), [charted]);
-  const chartRuns = useMemo(() => sorted.filter((r) => charted.has(r.id))
-    .map((r) => ({ ...r, color: colors.get(r.id) })), [sorted, charted, colors]);
+  // A shared link names its charted runs: charts start fetching before the runs table
+  // has loaded (names fill in when it has).
+  const chartRuns = useMemo(() => {
+    if (!loaded && view.runs && !view.group) {
+      return view.runs.map((id) => ({ id, name: id, last_step: null, color: colors.get(id) }));
+    }
+    return sorted.filter((r) => charted.has(r.id)).map((r) => ({ ...r, color: colors.get(r.id) }));
+  }, [sorted, charted, colors, loaded, view.runs, view.group]);
   const chartGroups = useMemo(() => (groups ? groups.map((g) => ({
     value: g.value, color: g.color, runIds: g.runs.filter((r) => charted.has(r.id)).map((r) => r.id),
   })).filter((g) => g.runIds.length) : null), [groups, charted]);
