@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -44,6 +45,23 @@ class _GZipUnlessLocal:
             await self.gzip(scope, receive, send)
 
 
+def _warm_up(state: AppState) -> None:
+    """Run the chart path once on nothing before the first request: the first real chart
+    then does not pay for compiling its queries and first-touching numpy's code."""
+    import numpy as np
+
+    from runwatch.store import read
+    from runwatch.store import series as ser
+
+    with state.store.read() as conn:
+        read.key_ids(conn, "", ["-"], ["-"])
+        read.project_keys(conn, "")
+        ser.load(conn, -1, None, 0, 1, with_times=False)
+        ser.load(conn, -1, None)
+    xy = ser.XY(np.arange(10_000), np.linspace(0.0, 1.0, 10_000), np.arange(10_000))
+    ser.round_significant(ser.downsample(xy, 100, 0, 9_999).y, 7).tolist()
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The API under ``/api/v1`` and the web UI, reading the store ``settings`` names
     (or ``store``, already open)."""
@@ -54,6 +72,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_warm_up, state)
         yield
         state.stopping.set()
         if owned:
