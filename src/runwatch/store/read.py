@@ -390,3 +390,21 @@ def run_pulses(conn: Connection, project: str, heartbeat_timeout: float = 120.0)
     return [RunPulse(r.pk, r.run_id, r.last_seq,
                      effective_state(r.state, r.host, r.pid, r.created_at, r.heartbeat_at,
                                      heartbeat_timeout, now)) for r in rows]
+
+
+def value_steps(conn: Connection, key_id: int) -> list[int]:
+    """Steps at which a key holds a non-numeric value (media, tables, charts), in order."""
+    return [r[0] for r in conn.execute(
+        sa.select(history_values.c.step).where(history_values.c.key_id == key_id)
+        .order_by(history_values.c.step))]
+
+
+def value_at(conn: Connection, key_id: int, step: int | None) -> tuple[int, str] | None:
+    """(step, JSON text) of a key's non-numeric value at the last step ``<= step``
+    (the latest when ``step`` is None)."""
+    q = sa.select(history_values.c.step, history_values.c.value).where(
+        history_values.c.key_id == key_id)
+    if step is not None:
+        q = q.where(history_values.c.step <= step)
+    r = conn.execute(q.order_by(history_values.c.step.desc()).limit(1)).first()
+    return None if r is None else (int(r.step), r.value)

@@ -1,0 +1,108 @@
+"""Logged objects: which steps hold a key's images (or tables, charts, histograms), the
+object at a step, and a page of a logged table, read from its columnar file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Query
+
+from runwatch import jsonvalue
+from runwatch.server.encoding import FastJSON
+from runwatch.server.errors import ApiError, not_found
+from runwatch.server.runs import split_ids
+from runwatch.server.state import AppState, app_state
+from runwatch.store import read
+
+router = APIRouter(tags=["media"])
+
+_HINT = "GET /api/v1/projects lists the projects."
+MAX_PAGE = 1000
+
+
+@router.get("/projects/{project}/media/steps", response_class=FastJSON,
+            summary="The steps at which each run logged an object under a key")
+def media_steps(project: str, key: str = Query(..., min_length=1, max_length=512),
+                runs: str = Query(..., min_length=1, description="Comma-separated run ids."),
+                state: AppState = Depends(app_state)) -> FastJSON:
+    ids = split_ids(runs) or []
+    out: list[dict[str, Any]] = []
+    with state.store.read() as conn:
+        if not read.project_exists(conn, project):
+            raise not_found("project", project, _HINT)
+        found = read.key_ids(conn, project, ids, [key])
+        for run_id in ids:
+            rk = found.get(run_id)
+            if rk is None:
+                continue
+            key_id = rk.key_ids.get(key)
+            out.append({"id": run_id,
+                        "steps": [] if key_id is None else read.value_steps(conn, key_id)})
+    return FastJSON({"key": key, "runs": out, "missing": [i for i in ids if i not in found]})
+
+
+def _value(state: AppState, project: str, run_id: str, key: str,
+           step: int | None) -> tuple[int, str]:
+    with state.store.read() as conn:
+        found = read.key_ids(conn, project, [run_id], [key])
+        rk = found.get(run_id)
+        if rk is None:
+            if not read.project_exists(conn, project):
+                raise not_found("project", project, _HINT)
+            raise not_found("run", run_id, f"GET /api/v1/projects/{project}/runs lists them.")
+        key_id = rk.key_ids.get(key)
+        got = None if key_id is None else read.value_at(conn, key_id, step)
+    if got is None:
+        where = "" if step is None else f" at or before step {step}"
+        raise ApiError(404, f"Run {run_id!r} logged no object under {key!r}{where}. "
+                            f"GET /api/v1/projects/{project}/media/steps?key=...&runs={run_id} "
+                            "lists its steps.")
+    return got
+
+
+@router.get("/projects/{project}/runs/{run_id}/media", response_class=FastJSON,
+            summary="The object a run logged under a key at a step (the last one at or "
+                    "before it; the latest without a step)")
+def media_value(project: str, run_id: str, key: str = Query(..., min_length=1, max_length=512),
+                step: int | None = Query(None, ge=0, le=2**62),
+                state: AppState = Depends(app_state)) -> FastJSON:
+    at, text = _value(state, project, run_id, key, step)
+    return FastJSON({"key": key, "step": at, "value": msgspec.Raw(text.encode())})
+
+
+@router.get("/projects/{project}/runs/{run_id}/table", response_class=FastJSON,
+            summary="A page of a logged table (or a chart's table), sorted by any column")
+def table_page(project: str, run_id: str, key: str = Query(..., min_length=1, max_length=512),
+               step: int | None = Query(None, ge=0, le=2**62),
+               offset: int = Query(0, ge=0), limit: int = Query(100, ge=0, le=MAX_PAGE),
+               sort: str | None = Query(None, max_length=512,
+                                        description="A column name; nulls sort last."),
+               desc: bool = Query(False), state: AppState = Depends(app_state)) -> FastJSON:
+    at, text = _value(state, project, run_id, key, step)
+    meta = jsonvalue.loads(text)
+    if isinstance(meta, dict) and meta.get("_type") == "chart":
+        meta = meta.get("table")
+    if not isinstance(meta, dict) or meta.get("_type") != "table":
+        kind = meta.get("_type") if isinstance(meta, dict) else type(meta).__name__
+        raise ApiError(422, f"{key!r} of run {run_id!r} at step {at} is a {kind!r}, not a "
+                            "table.", "not_a_table")
+    from runwatch.data.tablefile import TableFile
+
+    if state.store.blobs is None:
+        raise ApiError(503, "This store has no blob folder, so its tables cannot be read.")
+    tf = TableFile(state.store.blobs.path(meta["sha256"]))
+    try:
+        if sort is not None and sort not in tf.columns:
+            raise ApiError(422, f"No column {sort!r} to sort by; the columns are "
+                                f"{list(tf.columns)}.", "invalid_parameter")
+        try:
+            rows = tf.page(offset=offset, limit=limit, sort=sort, descending=desc)
+        except ValueError as exc:
+            raise ApiError(422, str(exc), "invalid_parameter") from None
+        body = {"key": key, "step": at, "columns": list(tf.columns), "kinds": list(tf.kinds),
+                "nrows": tf.nrows, "offset": offset, "sort": sort, "desc": desc,
+                "rows": jsonvalue.to_jsonable(rows)}
+    finally:
+        tf.close()
+    return FastJSON(body)

@@ -1,0 +1,124 @@
+"""Logged objects over the API: media steps, the object at a step, blobs and thumbnails,
+and pages of logged tables."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+import runwatch
+from tests.server.conftest import ApiClient, assert_error
+
+MARKUP = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def media_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    store = tmp_path_factory.mktemp("media") / "store"
+    run = runwatch.init(project="media", dir=str(store))
+    rng = np.random.default_rng(0)
+    for step in range(5):
+        pixels = (rng.random((40, 60, 3)) * 255).astype(np.uint8)
+        run.log({"digits": [runwatch.Image(pixels, caption=f"{MARKUP} {step}"),
+                            runwatch.Image(pixels[:, :, 0])],
+                 "weights": runwatch.Histogram(rng.normal(size=100)),
+                 "loss": 1.0 / (step + 1)}, step=step * 10)
+    table = runwatch.Table(columns=["i", "name", "score"],
+                           data=[[i, f"{MARKUP}{i}", float((i * 37) % 101)] for i in range(1000)])
+    run.log({"preds": table}, step=50)
+    run.log({"curve": runwatch.plot.line(
+        runwatch.Table(columns=["x", "y"], data=[[i, i * i] for i in range(10)]),
+        "x", "y", title="squares")}, step=60)
+    run.finish()
+    return store, run.id
+
+
+@pytest.fixture(scope="module")
+def api(media_store: tuple[Path, str]):
+    c = ApiClient(media_store[0])
+    yield c
+    c.close()
+
+
+def test_media_steps_per_run(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    data = api.get("/api/v1/projects/media/media/steps", key="digits",
+                   runs=f"{run_id},nope").json()
+    assert data["runs"] == [{"id": run_id, "steps": [0, 10, 20, 30, 40]}]
+    assert data["missing"] == ["nope"]
+
+
+def test_media_value_at_or_before_a_step(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    r = api.get(f"/api/v1/projects/media/runs/{run_id}/media", key="digits", step=25).json()
+    assert r["step"] == 20
+    items = r["value"]["items"] if r["value"]["_type"] == "media-list" else None
+    assert items and items[0]["caption"] == f"{MARKUP} 2" and items[0]["width"] == 60
+    latest = api.get(f"/api/v1/projects/media/runs/{run_id}/media", key="weights").json()
+    assert latest["step"] == 40 and latest["value"]["_type"] == "histogram"
+    # Before the first step there is nothing to show.
+    early = api.get(f"/api/v1/projects/media/runs/{run_id}/media", key="preds", step=49)
+    assert_error(early, 404, "not_found", "step 49")
+    assert_error(api.get(f"/api/v1/projects/media/runs/{run_id}/media", key="nothing"),
+                 404, "not_found", "'nothing'")
+    assert_error(api.get("/api/v1/projects/media/runs/zzz/media", key="digits"),
+                 404, "not_found", "'zzz'")
+
+
+def test_blob_image_thumbnail_and_download(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    value = api.get(f"/api/v1/projects/media/runs/{run_id}/media", key="digits").json()["value"]
+    sha = value["items"][0]["sha256"]
+    full = api.get(f"/api/v1/blobs/{sha}")
+    assert full.status_code == 200 and full.headers["content-type"] == "image/png"
+    assert "immutable" in full.headers["cache-control"]
+    assert PILImage.open(io.BytesIO(full.content)).size == (60, 40)
+    thumb = api.get(f"/api/v1/blobs/{sha}", thumb=32)
+    assert thumb.status_code == 200 and thumb.headers["content-type"].startswith("image/")
+    assert max(PILImage.open(io.BytesIO(thumb.content)).size) == 32
+    again = api.get(f"/api/v1/blobs/{sha}", thumb=32)
+    assert again.content == thumb.content  # served from the thumbnail cache
+    dl = api.get(f"/api/v1/blobs/{sha}", name='../../a "b".png')
+    assert dl.headers["content-type"] == "application/octet-stream"
+    assert "attachment" in dl.headers["content-disposition"]
+    assert "../" not in dl.headers["content-disposition"]
+
+
+@pytest.mark.parametrize("bad", ["..%2F..%2Fetc%2Fpasswd", "0" * 63, "g" * 64, "A" * 64])
+def test_blob_names_cannot_leave_the_store(api: ApiClient, bad: str) -> None:
+    assert_error(api.get(f"/api/v1/blobs/{bad}"), 404, "not_found")
+
+
+def test_unknown_blob_and_non_image_thumbnail(media_store, api: ApiClient) -> None:
+    assert_error(api.get(f"/api/v1/blobs/{'ab' * 32}"), 404, "not_found", "ab" * 32)
+    _, run_id = media_store
+    page = api.get(f"/api/v1/projects/media/runs/{run_id}/media", key="preds").json()
+    sha = page["value"]["sha256"]
+    assert_error(api.get(f"/api/v1/blobs/{sha}", thumb=64), 422, "not_an_image")
+
+
+def test_table_pages_sorted_by_any_column(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    url = f"/api/v1/projects/media/runs/{run_id}/table"
+    first = api.get(url, key="preds", limit=5).json()
+    assert first["nrows"] == 1000 and first["columns"] == ["i", "name", "score"]
+    assert [r[0] for r in first["rows"]] == [0, 1, 2, 3, 4]
+    assert first["rows"][0][1] == f"{MARKUP}0"
+    by_score = api.get(url, key="preds", sort="score", desc="true", offset=0, limit=3).json()
+    assert [r[2] for r in by_score["rows"]] == [100.0] * 3
+    last = api.get(url, key="preds", offset=998, limit=100).json()
+    assert [r[0] for r in last["rows"]] == [998, 999]
+    chart = api.get(url, key="curve").json()
+    assert chart["columns"] == ["x", "y"] and chart["rows"][3] == [3, 9]
+
+
+def test_table_errors(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    url = f"/api/v1/projects/media/runs/{run_id}/table"
+    assert_error(api.get(url, key="digits"), 422, "not_a_table", "'digits'")
+    assert_error(api.get(url, key="preds", sort="nope"), 422, "invalid_parameter", "'nope'")
+    assert_error(api.get(url, key="preds", limit=5000), 422, "invalid_parameter")
