@@ -122,3 +122,14 @@ def test_table_errors(media_store, api: ApiClient) -> None:
     assert_error(api.get(url, key="digits"), 422, "not_a_table", "'digits'")
     assert_error(api.get(url, key="preds", sort="nope"), 422, "invalid_parameter", "'nope'")
     assert_error(api.get(url, key="preds", limit=5000), 422, "invalid_parameter")
+
+
+def test_values_over_steps_sampled(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    url = f"/api/v1/projects/media/runs/{run_id}/values"
+    data = api.get(url, key="weights").json()
+    assert data["total"] == 5 and [v["step"] for v in data["values"]] == [0, 10, 20, 30, 40]
+    assert data["values"][0]["value"]["_type"] == "histogram"
+    few = api.get(url, key="weights", limit=2).json()
+    assert [v["step"] for v in few["values"]] == [0, 40]
+    assert api.get(url, key="nothing").json()["values"] == []

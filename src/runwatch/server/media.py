@@ -106,3 +106,26 @@ def table_page(project: str, run_id: str, key: str = Query(..., min_length=1, ma
     finally:
         tf.close()
     return FastJSON(body)
+
+
+@router.get("/projects/{project}/runs/{run_id}/values", response_class=FastJSON,
+            summary="A key's objects over its steps (histograms over time), evenly sampled")
+def media_values(project: str, run_id: str, key: str = Query(..., min_length=1, max_length=512),
+                 limit: int = Query(500, ge=1, le=5000,
+                                    description="At most this many steps, first and last kept."),
+                 state: AppState = Depends(app_state)) -> FastJSON:
+    with state.store.read() as conn:
+        found = read.key_ids(conn, project, [run_id], [key])
+        rk = found.get(run_id)
+        if rk is None:
+            if not read.project_exists(conn, project):
+                raise not_found("project", project, _HINT)
+            raise not_found("run", run_id, f"GET /api/v1/projects/{project}/runs lists them.")
+        key_id = rk.key_ids.get(key)
+        rows = [] if key_id is None else read.value_texts(conn, key_id)
+    total = len(rows)
+    if total > limit:
+        picks = sorted({round(i * (total - 1) / (limit - 1)) for i in range(limit)})
+        rows = [rows[i] for i in picks]
+    return FastJSON({"key": key, "total": total,
+                     "values": [{"step": s, "value": msgspec.Raw(t.encode())} for s, t in rows]})

@@ -235,3 +235,211 @@ def find_by_digest(conn: Connection, project: str, name: str,
     version_id = conn.execute(_versions_of(project, name).where(
         artifact_versions.c.digest == digest)).scalar()
     return None if version_id is None else _version(conn, int(version_id))
+
+
+# -- bulk reads for the API: no files unless asked, metadata kept as its stored text --
+
+@dataclass
+class RunRef:
+    """A run named from an artifact's lineage (it may belong to another project)."""
+
+    pk: int
+    project: str
+    id: str
+    name: str
+    state: str          # as stored; read.effective_state tells a dead "running" run
+    host: str
+    pid: int
+    created_at: float
+    heartbeat_at: float
+
+
+@dataclass
+class VersionInfo:
+    """A version as the API lists it: ``metadata_json`` is the stored JSON text."""
+
+    id: int
+    project: str
+    name: str
+    type: str
+    version: int
+    digest: str
+    aliases: list[str]
+    description: str | None
+    metadata_json: str
+    size: int
+    file_count: int
+    created_at: float
+    step: int | None
+    logged_by: RunRef | None
+    used_by: list[RunRef]
+
+
+@dataclass
+class ArtifactSummary:
+    """An artifact of a project, described by its ``latest`` version."""
+
+    name: str
+    type: str
+    versions: int
+    latest: int
+    aliases: list[str]     # the latest version's
+    updated_at: float      # when its newest version was logged
+    size: int              # the latest version's bytes
+    description: str | None
+
+
+def summaries(conn: Connection, project: str) -> list[ArtifactSummary]:
+    """Every artifact of ``project`` by type, then name."""
+    rows = conn.execute(
+        sa.select(artifacts.c.id.label("artifact_id"), artifacts.c.name, artifacts.c.type,
+                  artifact_versions.c.id, artifact_versions.c.version,
+                  artifact_versions.c.size, artifact_versions.c.description,
+                  artifact_versions.c.created_at)
+        .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+        .join(projects, projects.c.id == artifacts.c.project_id)
+        .where(projects.c.name == project)
+        .order_by(artifacts.c.type, artifacts.c.name, artifact_versions.c.version)).all()
+    aliases: dict[int, list[str]] = {}
+    latest: dict[int, int] = {}
+    for a in conn.execute(
+            sa.select(artifact_aliases.c.artifact_id, artifact_aliases.c.alias,
+                      artifact_aliases.c.version_id)
+            .join(artifacts, artifacts.c.id == artifact_aliases.c.artifact_id)
+            .join(projects, projects.c.id == artifacts.c.project_id)
+            .where(projects.c.name == project).order_by(artifact_aliases.c.alias)):
+        aliases.setdefault(a.version_id, []).append(a.alias)
+        if a.alias == "latest":
+            latest[a.artifact_id] = a.version_id
+    grouped: dict[int, list[Any]] = {}
+    for r in rows:
+        grouped.setdefault(r.artifact_id, []).append(r)
+    out = []
+    for art_id, versions in grouped.items():
+        head = next((v for v in versions if v.id == latest.get(art_id)), versions[-1])
+        out.append(ArtifactSummary(
+            name=head.name, type=head.type, versions=len(versions), latest=head.version,
+            aliases=aliases.get(head.id, []), updated_at=max(v.created_at for v in versions),
+            size=head.size, description=head.description))
+    return out
+
+
+def resolve(conn: Connection, project: str, name: str, ref: str) -> int | None:
+    """The id of ``project/name``'s version ``ref`` (``vN`` or an alias), or None."""
+    if ref[:1] == "v" and ref[1:].isdigit():
+        found = conn.execute(_versions_of(project, name).where(
+            artifact_versions.c.version == int(ref[1:]))).scalar()
+    else:
+        found = conn.execute(
+            sa.select(artifact_aliases.c.version_id)
+            .join(artifacts, artifacts.c.id == artifact_aliases.c.artifact_id)
+            .join(projects, projects.c.id == artifacts.c.project_id)
+            .where(projects.c.name == project, artifacts.c.name == name,
+                   artifact_aliases.c.alias == ref)).scalar()
+    return None if found is None else int(found)
+
+
+def run_refs(conn: Connection, run_pks: list[int]) -> dict[int, RunRef]:
+    out: dict[int, RunRef] = {}
+    for part in _slices(sorted(set(run_pks))):
+        for r in conn.execute(
+                sa.select(runs.c.pk, runs.c.run_id, runs.c.name, runs.c.state, runs.c.host,
+                          runs.c.pid, runs.c.created_at, runs.c.heartbeat_at,
+                          projects.c.name.label("project"))
+                .join(projects, projects.c.id == runs.c.project_id)
+                .where(runs.c.pk.in_(part))):
+            out[r.pk] = RunRef(pk=r.pk, project=r.project, id=r.run_id, name=r.name,
+                               state=r.state, host=r.host, pid=r.pid,
+                               created_at=r.created_at, heartbeat_at=r.heartbeat_at)
+    return out
+
+
+def version_infos(conn: Connection, project: str, name: str,
+                  version_id: int | None = None) -> list[VersionInfo]:
+    """The versions of ``project/name`` (only ``version_id`` when given), newest first,
+    with their aliases and the runs that logged and used them."""
+    q = (sa.select(artifact_versions, artifacts.c.name, artifacts.c.type)
+         .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+         .join(projects, projects.c.id == artifacts.c.project_id)
+         .where(projects.c.name == project, artifacts.c.name == name)
+         .order_by(artifact_versions.c.version.desc()))
+    if version_id is not None:
+        q = q.where(artifact_versions.c.id == version_id)
+    rows = conn.execute(q).all()
+    ids = [r.id for r in rows]
+    aliases: dict[int, list[str]] = {}
+    uses: dict[int, list[int]] = {}
+    for part in _slices(ids):
+        for a in conn.execute(sa.select(artifact_aliases.c.version_id, artifact_aliases.c.alias)
+                              .where(artifact_aliases.c.version_id.in_(part))
+                              .order_by(artifact_aliases.c.alias)):
+            aliases.setdefault(a.version_id, []).append(a.alias)
+        for u in conn.execute(sa.select(artifact_usage.c.version_id, artifact_usage.c.run_pk)
+                              .where(artifact_usage.c.version_id.in_(part))
+                              .order_by(artifact_usage.c.used_at, artifact_usage.c.run_pk)):
+            uses.setdefault(u.version_id, []).append(u.run_pk)
+    refs = run_refs(conn, [r.run_pk for r in rows if r.run_pk is not None]
+                    + [pk for pks in uses.values() for pk in pks])
+    return [VersionInfo(
+        id=r.id, project=project, name=r.name, type=r.type, version=r.version, digest=r.digest,
+        aliases=aliases.get(r.id, []), description=r.description, metadata_json=r.meta,
+        size=r.size, file_count=r.file_count, created_at=r.created_at, step=r.step,
+        logged_by=refs.get(r.run_pk) if r.run_pk is not None else None,
+        used_by=[refs[pk] for pk in uses.get(r.id, []) if pk in refs]) for r in rows]
+
+
+def files_of(conn: Connection, version_id: int) -> list[ArtifactFile]:
+    """A version's entries, sorted by path."""
+    return [ArtifactFile(path=f.path, sha256=f.sha256, size=f.size, media=f.media, ref=f.ref,
+                         checksum=f.checksum)
+            for f in conn.execute(sa.select(artifact_files).where(
+                artifact_files.c.version_id == version_id).order_by(artifact_files.c.path))]
+
+
+def lineage_edges(conn: Connection, run_pks: list[int],
+                  version_ids: list[int]) -> list[tuple[str, int, int]]:
+    """Every ``("logged" | "used", version id, run pk)`` touching the given runs or
+    versions, sorted."""
+    found: set[tuple[str, int, int]] = set()
+    for pks in _slices(sorted(set(run_pks))) or [[]]:
+        for ids in _slices(sorted(set(version_ids))) or [[]]:
+            logged = conn.execute(
+                sa.select(artifact_versions.c.id, artifact_versions.c.run_pk).where(
+                    artifact_versions.c.run_pk.is_not(None),
+                    sa.or_(artifact_versions.c.run_pk.in_(pks),
+                           artifact_versions.c.id.in_(ids))))
+            found.update(("logged", r.id, r.run_pk) for r in logged)
+            used = conn.execute(
+                sa.select(artifact_usage.c.version_id, artifact_usage.c.run_pk).where(
+                    sa.or_(artifact_usage.c.run_pk.in_(pks),
+                           artifact_usage.c.version_id.in_(ids))))
+            found.update(("used", r.version_id, r.run_pk) for r in used)
+    return sorted(found)
+
+
+@dataclass
+class VersionRef:
+    id: int
+    project: str
+    name: str
+    type: str
+    version: int
+
+
+def version_refs(conn: Connection, version_ids: list[int]) -> dict[int, VersionRef]:
+    out: dict[int, VersionRef] = {}
+    for part in _slices(sorted(set(version_ids))):
+        for r in conn.execute(
+                sa.select(artifact_versions.c.id, artifact_versions.c.version, artifacts.c.name,
+                          artifacts.c.type, projects.c.name.label("project"))
+                .join(artifacts, artifacts.c.id == artifact_versions.c.artifact_id)
+                .join(projects, projects.c.id == artifacts.c.project_id)
+                .where(artifact_versions.c.id.in_(part))):
+            out[r.id] = VersionRef(id=r.id, project=r.project, name=r.name, type=r.type,
+                                   version=r.version)
+    return out
+
+
+def _slices(ids: list[int], size: int = 500) -> list[list[int]]:
+    """``ids`` in pieces small enough for any database's IN list."""
+    return [ids[i:i + size] for i in range(0, len(ids), size)]

@@ -408,3 +408,10 @@ def value_at(conn: Connection, key_id: int, step: int | None) -> tuple[int, str]
         q = q.where(history_values.c.step <= step)
     r = conn.execute(q.order_by(history_values.c.step.desc()).limit(1)).first()
     return None if r is None else (int(r.step), r.value)
+
+
+def value_texts(conn: Connection, key_id: int) -> list[tuple[int, str]]:
+    """(step, JSON text) of every non-numeric value of a key, in step order."""
+    return [(int(r.step), r.value) for r in conn.execute(
+        sa.select(history_values.c.step, history_values.c.value)
+        .where(history_values.c.key_id == key_id).order_by(history_values.c.step))]

@@ -44,10 +44,29 @@ export const api = {
   keys: (project, runIds, signal) =>
     getJSON(`/projects/${seg(project)}/keys`, runIds ? { runs: runIds.join(",") } : null, signal),
   // One metric of several runs on an x-axis, reduced to `width` buckets by the server.
+  mediaSteps: (project, key, runIds, signal) =>
+    getJSON(`/projects/${seg(project)}/media/steps`, { key, runs: runIds.join(",") }, signal),
+  // Every object a run logged under key (sampled to `limit` steps): image metas, histograms.
+  values: (project, run, key, limit, signal) =>
+    getJSON(`/projects/${seg(project)}/runs/${seg(run)}/values`, { key, limit }, signal),
+  media: (project, run, key, step, signal) =>
+    getJSON(`/projects/${seg(project)}/runs/${seg(run)}/media`, { key, step }, signal),
+  table: (project, run, { key, step, offset, limit, sort, desc }, signal) =>
+    getJSON(`/projects/${seg(project)}/runs/${seg(run)}/table`,
+      { key, step, offset, limit, sort, desc: desc ? "true" : undefined }, signal),
   series: (project, { key, runs, x, width, xmin, xmax, after }, signal) =>
     getJSON(`/projects/${seg(project)}/series`,
       { key, runs: runs.join(","), x, width, xmin, xmax, after }, signal),
 };
+
+// Where a stored file (an image, a checkpoint) is served; thumb: longest side in pixels.
+export function blobUrl(sha, { thumb, name } = {}) {
+  const q = new URLSearchParams();
+  if (thumb) q.set("thumb", String(thumb));
+  if (name) q.set("name", name);
+  const qs = q.toString();
+  return `${BASE}/blobs/${encodeURIComponent(sha)}${qs ? "?" + qs : ""}`;
+}
 
 // Live updates: calls onEvent(kind, data) for "ready", "runs" and "projects" events.
 // EventSource reconnects by itself; onStatus tells the page whether it is live.

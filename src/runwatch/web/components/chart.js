@@ -46,8 +46,11 @@ function build(lines, log) {
       col += 1;
     }
     cols.push(fix(line.y));
-    series.push({ label: line.label, stroke: line.color, width: line.group ? 2 : 1.5,
-                  points: { show: line.x.length < 60, size: 4 }, spanGaps: true });
+    series.push(line.scatter
+      ? { label: line.label, stroke: line.color, fill: line.color, paths: () => null,
+          points: { show: true, size: 5, fill: line.color }, spanGaps: true }
+      : { label: line.label, stroke: line.color, width: line.group ? 2 : 1.5,
+          points: { show: line.x.length < 60, size: 4 }, spanGaps: true });
     main.push(col);
     col += 1;
     tables.push(cols);
@@ -87,7 +90,7 @@ export function Chart({ lines, log, timeAxis, xLabel, onZoom, zoomed }) {
   // The chart is rebuilt only when its series change shape; new points (live updates,
   // smoothing) go in with setData, so the cursor, the tooltip and a drag in progress stay.
   const shape = [log, timeAxis, xLabel,
-    ...lines.map((l) => `${l.id}|${l.color}|${l.raw ? 1 : 0}|${l.band ? 1 : 0}|${l.x.length < 60 ? 1 : 0}`)].join("\n");
+    ...lines.map((l) => `${l.id}|${l.color}|${l.raw ? 1 : 0}|${l.band ? 1 : 0}|${l.x.length < 60 ? 1 : 0}|${l.scatter ? 1 : 0}`)].join("\n");
   const built = useRef(null);
 
   useEffect(() => {

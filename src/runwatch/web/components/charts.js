@@ -12,7 +12,7 @@ import { keyMatcher, sections } from "../lib/sections.js";
 
 export const AXES = { _step: "Step", _runtime: "Relative time (s)", _timestamp: "Wall time" };
 
-function useVisible(ref) {
+export function useVisible(ref) {
   const [visible, setVisible] = useState(false);
   useEffect(() => {
     const io = new IntersectionObserver((entries) => {

@@ -6,6 +6,7 @@ import { html } from "../html.js";
 import { api } from "../api.js";
 import { Link, LiveDot, StateBadge, Tags } from "./common.js";
 import { ChartSections } from "./charts.js";
+import { MediaSections } from "./media.js";
 import { ChartOptions } from "./controls.js";
 import { useProjectRuns, prepareRun } from "./live.js";
 import { flatten, formatDuration, formatTime, formatValue, runDuration } from "../lib/format.js";
@@ -91,6 +92,7 @@ export function RunPage({ project, runId, view, setView }) {
         <${ChartOptions} view=${view} setView=${setView} axisKeys=${axisKeys} />
         <${ChartSections} project=${project} keys=${userKeys} runs=${chartRuns} groups=${null}
           view=${view} onZoom=${(z) => setView({ zoom: z })} liveSteps=${liveSteps} />
+        <${MediaSections} project=${project} keys=${userKeys} runs=${chartRuns} search=${view.search} />
       </section>
       <section class="card system">
         <h2>System metrics</h2>

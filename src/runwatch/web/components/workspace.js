@@ -5,6 +5,7 @@ import { html } from "../html.js";
 import { Link, LiveDot } from "./common.js";
 import { BASE_COLUMNS, RunsTable, compareValues, sortValue } from "./runs_table.js";
 import { ChartSections } from "./charts.js";
+import { MediaSections } from "./media.js";
 import { ChartOptions, FilterBar, TableOptions } from "./controls.js";
 import { useProjectRuns } from "./live.js";
 import { parseFilter } from "../lib/filter.js";
@@ -134,6 +135,7 @@ export function Workspace({ project, view, setView }) {
           <${ChartOptions} view=${view} setView=${setView} axisKeys=${axisKeys} />
           <${ChartSections} project=${project} keys=${keys} runs=${chartRuns} groups=${chartGroups}
             view=${view} onZoom=${onZoom} liveSteps=${liveSteps} />
+          <${MediaSections} project=${project} keys=${keys} runs=${chartRuns} search=${view.search} />
         </section>
       </div>
     </main>`;

@@ -1,0 +1,64 @@
+// A logged table, a page at a time from the server: sort by any column, page through a
+// million rows, choose the step, images drawn in their cells.
+
+import { useEffect, useState } from "../vendor/hooks.js";
+import { html } from "../html.js";
+import { api, blobUrl } from "../api.js";
+import { formatValue } from "../lib/format.js";
+
+const PAGE = 50;
+
+function Cell({ value }) {
+  if (value && typeof value === "object" && value._type === "image" && value.sha256) {
+    return html`<img class="cell-image" src=${blobUrl(value.sha256, { thumb: 64 })}
+      alt=${value.caption || ""} title=${value.caption || ""} loading="lazy" />`;
+  }
+  return formatValue(value);
+}
+
+export function TableView({ project, run, metric, steps }) {
+  const [step, setStep] = useState(null);
+  const [sort, setSort] = useState(null);
+  const [desc, setDesc] = useState(false);
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const ctl = new AbortController();
+    api.table(project, run.id, { key: metric, step: step ?? undefined, offset, limit: PAGE,
+                                 sort: sort ?? undefined, desc }, ctl.signal)
+      .then((p) => { setPage(p); setError(null); })
+      .catch((e) => e.name !== "AbortError" && setError(e.message));
+    return () => ctl.abort();
+  }, [project, run.id, metric, step, offset, sort, desc]);
+  if (error) return html`<p class="error">${error}</p>`;
+  if (!page) return html`<p class="muted">Loading table…</p>`;
+  const onSort = (c) => {
+    if (sort === c) setDesc(!desc); else { setSort(c); setDesc(false); }
+    setOffset(0);
+  };
+  const last = Math.min(page.nrows, offset + PAGE);
+  return html`
+    <div class="table-view">
+      <div class="table-tools">
+        ${steps.length > 1 ? html`<label>Step <select class="table-step" value=${String(step ?? page.step)}
+            onChange=${(e) => { setStep(Number(e.currentTarget.value)); setOffset(0); }}>
+            ${steps.map((s) => html`<option value=${String(s)}>${s}</option>`)}</select></label>` : null}
+        <span class="muted">${run.name}</span>
+        <span class="pager">
+          <button class="prev" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE))}>‹</button>
+          <span class="rows-shown">${page.nrows ? offset + 1 : 0}–${last} of ${page.nrows.toLocaleString()}</span>
+          <button class="next" disabled=${last >= page.nrows} onClick=${() => setOffset(offset + PAGE)}>›</button>
+        </span>
+      </div>
+      <div class="table-wrap">
+        <table class="logged-table">
+          <thead><tr>${page.columns.map((c, k) => html`
+            <th data-col=${c} title=${page.kinds[k]} onClick=${() => onSort(c)}
+                aria-sort=${sort === c ? (desc ? "descending" : "ascending") : "none"}>
+              ${c}${sort === c ? (desc ? " ↓" : " ↑") : ""}</th>`)}</tr></thead>
+          <tbody>${page.rows.map((row) => html`<tr>${row.map((v) => html`<td><${Cell} value=${v} /></td>`)}</tr>`)}</tbody>
+        </table>
+      </div>
+    </div>`;
+}
