@@ -401,19 +401,15 @@ def lineage_edges(conn: Connection, run_pks: list[int],
     """Every ``("logged" | "used", version id, run pk)`` touching the given runs or
     versions, sorted."""
     found: set[tuple[str, int, int]] = set()
-    for pks in _slices(sorted(set(run_pks))) or [[]]:
-        for ids in _slices(sorted(set(version_ids))) or [[]]:
-            logged = conn.execute(
-                sa.select(artifact_versions.c.id, artifact_versions.c.run_pk).where(
-                    artifact_versions.c.run_pk.is_not(None),
-                    sa.or_(artifact_versions.c.run_pk.in_(pks),
-                           artifact_versions.c.id.in_(ids))))
-            found.update(("logged", r.id, r.run_pk) for r in logged)
-            used = conn.execute(
-                sa.select(artifact_usage.c.version_id, artifact_usage.c.run_pk).where(
-                    sa.or_(artifact_usage.c.run_pk.in_(pks),
-                           artifact_usage.c.version_id.in_(ids))))
-            found.update(("used", r.version_id, r.run_pk) for r in used)
+    v, u = artifact_versions.c, artifact_usage.c
+    for column, values in ((v.run_pk, run_pks), (v.id, version_ids)):
+        for part in _slices(sorted(set(values))):
+            found.update(("logged", r.id, r.run_pk) for r in conn.execute(
+                sa.select(v.id, v.run_pk).where(v.run_pk.is_not(None), column.in_(part))))
+    for column, values in ((u.run_pk, run_pks), (u.version_id, version_ids)):
+        for part in _slices(sorted(set(values))):
+            found.update(("used", r.version_id, r.run_pk) for r in conn.execute(
+                sa.select(u.version_id, u.run_pk).where(column.in_(part))))
     return sorted(found)
 
 

@@ -10,6 +10,7 @@ import { TableView } from "./table_view.js";
 import { CustomChart } from "./custom_chart.js";
 import { HistogramView } from "./histogram_view.js";
 import { formatValue } from "../lib/format.js";
+import { keyMatcher } from "../lib/sections.js";
 
 const MAX_SIDE_BY_SIDE = 4;
 const THUMB = 160;
@@ -127,7 +128,8 @@ export function MediaPanel({ project, metric, runs }) {
 
 // keys: the project's keys; only those holding objects get a panel here.
 export function MediaSections({ project, keys, runs, search }) {
-  const media = keys.filter((k) => k.values > 0 && !k.hidden && (!search || k.key.toLowerCase().includes(search.toLowerCase())));
+  const match = keyMatcher(search);
+  const media = keys.filter((k) => k.values > 0 && !k.hidden && match(k.key));
   if (!media.length || !runs.length) return null;
   return html`
     <div class="section" data-section="Media">
