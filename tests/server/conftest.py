@@ -41,6 +41,16 @@ API_ROUTES = {
     "/api/v1/projects/{project}/keys",
     "/api/v1/projects/{project}/series",
     "/api/v1/events",
+    "/api/v1/projects/{project}/media/steps",
+    "/api/v1/projects/{project}/runs/{run_id}/media",
+    "/api/v1/projects/{project}/runs/{run_id}/table",
+    "/api/v1/projects/{project}/runs/{run_id}/values",
+    "/api/v1/tables/{sha}",
+    "/api/v1/blobs/{sha}",
+    "/api/v1/projects/{project}/artifacts",
+    "/api/v1/projects/{project}/artifacts/{name}",
+    "/api/v1/projects/{project}/artifacts/{name}/{version}",
+    "/api/v1/projects/{project}/lineage",
 }
 
 # Seconds a live update may take to reach an open event stream (the target is 2 s).

@@ -133,3 +133,15 @@ def test_values_over_steps_sampled(media_store, api: ApiClient) -> None:
     few = api.get(url, key="weights", limit=2).json()
     assert [v["step"] for v in few["values"]] == [0, 40]
     assert api.get(url, key="nothing").json()["values"] == []
+
+
+def test_table_by_its_blob(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    sha = api.get(f"/api/v1/projects/media/runs/{run_id}/media", key="preds").json()["value"]["sha256"]
+    page = api.get(f"/api/v1/tables/{sha}", sort="i", desc="true", limit=2).json()
+    assert page["nrows"] == 1000 and [r[0] for r in page["rows"]] == [999, 998]
+    assert_error(api.get(f"/api/v1/tables/{'cd' * 32}"), 404, "not_found")
+    assert_error(api.get("/api/v1/tables/..%2Fx"), 404, "not_found")
+    image_sha = api.get(f"/api/v1/projects/media/runs/{run_id}/media",
+                        key="digits").json()["value"]["items"][0]["sha256"]
+    assert_error(api.get(f"/api/v1/tables/{image_sha}"), 422, "not_a_table")

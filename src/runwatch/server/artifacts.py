@@ -26,7 +26,7 @@ router = APIRouter(tags=["artifacts"])
 _HINT = "GET /api/v1/projects lists the projects."
 MAX_DEPTH = 5
 MAX_NODES = 500
-_media_kind = msgspec.json.Decoder(dict[str, Any])
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 def _check_project(conn: Connection, project: str) -> None:
@@ -73,20 +73,25 @@ def _version(v: store.VersionInfo) -> dict[str, Any]:
             "used_by": [_run_ref(r) for r in v.used_by]}
 
 
-def _media(text: str | None) -> str | None:
-    """The kind of a logged object (``table``, ``image``...) from its stored description."""
+def _media(text: str | None) -> tuple[str | None, str | None]:
+    """The kind of a logged object (``table``, ``image``...) from its stored description,
+    and for a table (or a chart's table) the sha256 of its columnar file."""
     if text is None:
-        return None
+        return None, None
     try:
-        kind = _media_kind(text).get("_type")
+        meta = _decode_object(text)
     except msgspec.DecodeError:
-        return None
-    return kind if isinstance(kind, str) else None
+        return None, None
+    kind = meta.get("_type")
+    table = meta.get("table") if kind == "chart" else meta if kind == "table" else None
+    sha = table.get("sha256") if isinstance(table, dict) else None
+    return (kind if isinstance(kind, str) else None), (sha if isinstance(sha, str) else None)
 
 
 def _file(f: Any) -> dict[str, Any]:
+    kind, table = _media(f.media)
     return {"path": f.path, "sha256": f.sha256 or None, "size": f.size, "ref": f.ref,
-            "checksum": f.checksum, "media": _media(f.media)}
+            "checksum": f.checksum, "media": kind, "table_sha256": table}
 
 
 @router.get("/projects/{project}/artifacts", response_class=FastJSON,

@@ -129,3 +129,39 @@ def media_values(project: str, run_id: str, key: str = Query(..., min_length=1, 
         rows = [rows[i] for i in picks]
     return FastJSON({"key": key, "total": total,
                      "values": [{"step": s, "value": msgspec.Raw(t.encode())} for s, t in rows]})
+
+
+@router.get("/tables/{sha}", response_class=FastJSON,
+            summary="A page of a stored table file by its sha256 (a table inside an artifact)")
+def table_blob_page(sha: str, offset: int = Query(0, ge=0),
+                    limit: int = Query(100, ge=0, le=MAX_PAGE),
+                    sort: str | None = Query(None, max_length=512), desc: bool = Query(False),
+                    state: AppState = Depends(app_state)) -> FastJSON:
+    from runwatch.data.tablefile import TableFile
+    from runwatch.errors import StoreError
+
+    if state.store.blobs is None:
+        raise ApiError(503, "This store has no blob folder, so its tables cannot be read.")
+    try:
+        path = state.store.blobs.path(sha)
+    except StoreError:
+        raise ApiError(404, f"{sha!r} is not a sha256 hex digest, so it names no table.") from None
+    if not path.is_file():
+        raise ApiError(404, f"No blob {sha} in this store.")
+    try:
+        tf = TableFile(path)
+    except ValueError:
+        # The reason names the server's file path: keep it in the server's log only.
+        raise ApiError(422, f"Blob {sha} is not a table file. An artifact's table is paged "
+                            "through its table_sha256.", "not_a_table") from None
+    try:
+        if sort is not None and sort not in tf.columns:
+            raise ApiError(422, f"No column {sort!r} to sort by; the columns are "
+                                f"{list(tf.columns)}.", "invalid_parameter")
+        rows = tf.page(offset=offset, limit=limit, sort=sort, descending=desc)
+        body = {"sha256": sha, "step": None, "columns": list(tf.columns), "kinds": list(tf.kinds),
+                "nrows": tf.nrows, "offset": offset, "sort": sort, "desc": desc,
+                "rows": jsonvalue.to_jsonable(rows)}
+    finally:
+        tf.close()
+    return FastJSON(body)

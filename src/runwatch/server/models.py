@@ -104,3 +104,104 @@ class SeriesResponse(BaseModel):
     width: int
     runs: list[RunSeries]
     missing: list[str] = Field(description="Asked-for run ids this project does not have.")
+
+
+# -- artifacts --
+
+class ArtifactSummary(BaseModel):
+    name: str
+    versions: int = Field(description="How many versions it has.")
+    latest: str = Field(description='The version "latest" names, e.g. "v3".')
+    aliases: list[str] = Field(description="The latest version's aliases.")
+    updated_at: float = Field(description="When its newest version was logged (Unix seconds).")
+    size: int = Field(description="Bytes of the latest version's files.")
+    description: str | None
+
+
+class ArtifactType(BaseModel):
+    type: str
+    artifacts: list[ArtifactSummary]
+
+
+class ArtifactList(BaseModel):
+    project: str
+    types: list[ArtifactType] = Field(description="Sorted by type; artifacts by name.")
+
+
+class RunRef(BaseModel):
+    id: str
+    name: str
+    project: str = Field(description="The run's project (a registry link's run is elsewhere).")
+
+
+class ArtifactVersionInfo(BaseModel):
+    version: str = Field(description='"v0", "v1", ...')
+    index: int
+    aliases: list[str]
+    digest: str = Field(description="sha256 of the version's manifest.")
+    size: int = Field(description="Bytes of its files (references included).")
+    file_count: int
+    created_at: float
+    step: int | None = Field(description="The logging run's step when it was logged.")
+    metadata: dict[str, Any] = Field(
+        description='As logged; NaN and ±Inf appear as {"$float": "nan"|"inf"|"-inf"}.')
+    description: str | None
+    logged_by: RunRef | None
+    used_by: list[RunRef] = Field(description="In order of first use.")
+
+
+class ArtifactDetail(BaseModel):
+    project: str
+    name: str
+    type: str
+    description: str | None = Field(description="The latest version's.")
+    versions: list[ArtifactVersionInfo] = Field(description="Newest first.")
+
+
+class ArtifactFileInfo(BaseModel):
+    path: str
+    sha256: str | None = Field(description="Its blob (GET /api/v1/blobs/{sha256}?name=...); "
+                                           "null for a reference.")
+    size: int
+    ref: str | None = Field(description="A reference's URI (file://, s3://): not copied.")
+    checksum: str | None = Field(description="A reference's checksum (sha256:... or etag:...).")
+    media: str | None = Field(description="The kind of a logged object (table, image...).")
+    table_sha256: str | None = Field(description="A table's (or a chart's) columnar file: "
+                                                 "its pages at GET /api/v1/tables/{sha256}.")
+
+
+class ArtifactVersionDetail(ArtifactVersionInfo):
+    project: str
+    name: str
+    type: str
+    files: list[ArtifactFileInfo] = Field(description="Sorted by path.")
+
+
+class LineageNode(BaseModel):
+    id: str = Field(description='"run:<run id>" or "artifact:<name>:<vN>"; nodes of another '
+                                'project put "<project>/" before the run id or name.')
+    kind: str = Field(description="run or artifact.")
+    label: str
+    project: str
+    run_id: str | None = Field(None, description="Runs only.")
+    state: str | None = Field(None, description="Runs only.")
+    name: str | None = Field(None, description="Artifacts only.")
+    version: str | None = Field(None, description="Artifacts only.")
+    type: str | None = Field(None, description="Artifacts only: the artifact's type.")
+
+
+class LineageEdge(BaseModel):
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    kind: str = Field(description="logged (run -> version) or used (version -> run).")
+
+
+class Lineage(BaseModel):
+    project: str
+    root: str = Field(description="The id of the node asked about.")
+    depth: int
+    nodes: list[LineageNode] = Field(description="The root first, then by distance.")
+    edges: list[LineageEdge]
+    truncated: bool = Field(description="True when nodes beyond the cap (500) were left out.")

@@ -54,6 +54,15 @@ export const api = {
   table: (project, run, { key, step, offset, limit, sort, desc }, signal) =>
     getJSON(`/projects/${seg(project)}/runs/${seg(run)}/table`,
       { key, step, offset, limit, sort, desc: desc ? "true" : undefined }, signal),
+  tableBlob: (sha, { offset, limit, sort, desc }, signal) =>
+    getJSON(`/tables/${seg(sha)}`, { offset, limit, sort, desc: desc ? "true" : undefined }, signal),
+  artifacts: (project, signal) => getJSON(`/projects/${seg(project)}/artifacts`, null, signal),
+  artifact: (project, name, signal) =>
+    getJSON(`/projects/${seg(project)}/artifacts/${seg(name)}`, null, signal),
+  artifactVersion: (project, name, version, signal) =>
+    getJSON(`/projects/${seg(project)}/artifacts/${seg(name)}/${seg(version)}`, null, signal),
+  lineage: (project, { artifact, run, depth }, signal) =>
+    getJSON(`/projects/${seg(project)}/lineage`, { artifact, run, depth }, signal),
   series: (project, { key, runs, x, width, xmin, xmax, after }, signal) =>
     getJSON(`/projects/${seg(project)}/series`,
       { key, runs: runs.join(","), x, width, xmin, xmax, after }, signal),

@@ -8,6 +8,7 @@ import { parseRoute, parseView, viewQuery } from "./lib/url.js";
 import { ProjectsPage } from "./components/projects.js";
 import { Workspace } from "./components/workspace.js";
 import { RunPage } from "./components/run_page.js";
+import { ArtifactPage, ArtifactsPage } from "./components/artifacts.js";
 
 function useLocation() {
   const read = () => ({ route: parseRoute(location.pathname), view: parseView(location.search) });
@@ -29,11 +30,14 @@ function App() {
   const [{ route, view }, setView] = useLocation();
   useEffect(() => {
     document.title = route.page === "projects" ? "runwatch"
-      : route.page === "run" ? `${route.run} · ${route.project} · runwatch` : `${route.project} · runwatch`;
-  }, [route.page, route.project, route.run]);
+      : route.page === "run" ? `${route.run} · ${route.project} · runwatch`
+      : route.page === "artifact" ? `${route.artifact} · ${route.project} · runwatch` : `${route.project} · runwatch`;
+  }, [route.page, route.project, route.run, route.artifact]);
   let page;
   if (route.page === "workspace") page = html`<${Workspace} key=${route.project} project=${route.project} view=${view} setView=${setView} />`;
   else if (route.page === "run") page = html`<${RunPage} key=${route.project + "/" + route.run} project=${route.project} runId=${route.run} view=${view} setView=${setView} />`;
+  else if (route.page === "artifacts") page = html`<${ArtifactsPage} key=${route.project} project=${route.project} />`;
+  else if (route.page === "artifact") page = html`<${ArtifactPage} key=${route.project + "/" + route.artifact} project=${route.project} name=${route.artifact} version=${route.version} />`;
   else page = html`<${ProjectsPage} />`;
   return html`
     <div class="app">

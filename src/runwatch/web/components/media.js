@@ -114,7 +114,11 @@ export function MediaPanel({ project, metric, runs }) {
   else if (!latest) body = html`<p class="empty">The charted runs logged nothing under this key.</p>`;
   else if (kind === "image") body = html`<${ImageStrip} runs=${shown} byRun=${byRun} />`;
   else if (kind === "histogram") body = html`<${HistogramView} runs=${shown} byRun=${byRun} />`;
-  else if (kind === "table") body = html`<${TableView} project=${project} run=${owner} metric=${metric} steps=${byRun[owner.id].map((v) => v.step)} />`;
+  else if (kind === "table") {
+    body = html`<${TableView} source=${project + "\u0000" + owner.id + "\u0000" + metric} label=${owner.name}
+      load=${(params, signal) => api.table(project, owner.id, { key: metric, ...params }, signal)}
+      steps=${byRun[owner.id].map((v) => v.step)} />`;
+  }
   else if (kind === "chart") body = html`<${CustomChart} project=${project} run=${owner} metric=${metric} value=${latest.value} step=${latest.step} />`;
   else body = html`<pre class="value">${formatValue(latest.value)}</pre>`;
   return html`

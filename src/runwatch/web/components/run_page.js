@@ -7,6 +7,7 @@ import { api } from "../api.js";
 import { Link, LiveDot, StateBadge, Tags } from "./common.js";
 import { ChartSections } from "./charts.js";
 import { MediaSections } from "./media.js";
+import { RunArtifacts } from "./artifacts.js";
 import { ChartOptions } from "./controls.js";
 import { useProjectRuns, prepareRun } from "./live.js";
 import { flatten, formatDuration, formatTime, formatValue, runDuration } from "../lib/format.js";
@@ -102,6 +103,6 @@ export function RunPage({ project, runId, view, setView }) {
       </section>
       <section class="card logs"><h2>Console log</h2><p class="muted">No console output recorded for this run.</p></section>
       <section class="card files"><h2>Files</h2><p class="muted">No files recorded for this run.</p></section>
-      <section class="card artifacts"><h2>Artifacts</h2><p class="muted">Logged and used artifacts are listed by <code>runwatch.Api().run("${project}/${run.id}").logged_artifacts()</code>; their view comes with the artifacts page.</p></section>
+      <section class="card artifacts"><h2>Artifacts</h2><${RunArtifacts} project=${project} runId=${run.id} /></section>
     </main>`;
 }

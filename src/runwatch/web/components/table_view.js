@@ -3,10 +3,12 @@
 
 import { useEffect, useState } from "../vendor/hooks.js";
 import { html } from "../html.js";
-import { api, blobUrl } from "../api.js";
+import { blobUrl } from "../api.js";
 import { formatValue } from "../lib/format.js";
 
 const PAGE = 50;
+// Column kinds with an order (the table file keeps a sort permutation for each).
+const SORTABLE = new Set(["int", "float", "bool", "str"]);
 
 function Cell({ value }) {
   if (value && typeof value === "object" && value._type === "image" && value.sha256) {
@@ -16,7 +18,9 @@ function Cell({ value }) {
   return formatValue(value);
 }
 
-export function TableView({ project, run, metric, steps }) {
+// load({step, offset, limit, sort, desc}, signal) fetches a page; `source` names what it
+// reads (a run's key, a blob), so a new source starts over.
+export function TableView({ source, load, steps = [], label = "" }) {
   const [step, setStep] = useState(null);
   const [sort, setSort] = useState(null);
   const [desc, setDesc] = useState(false);
@@ -25,12 +29,11 @@ export function TableView({ project, run, metric, steps }) {
   const [error, setError] = useState(null);
   useEffect(() => {
     const ctl = new AbortController();
-    api.table(project, run.id, { key: metric, step: step ?? undefined, offset, limit: PAGE,
-                                 sort: sort ?? undefined, desc }, ctl.signal)
+    load({ step: step ?? undefined, offset, limit: PAGE, sort: sort ?? undefined, desc }, ctl.signal)
       .then((p) => { setPage(p); setError(null); })
       .catch((e) => e.name !== "AbortError" && setError(e.message));
     return () => ctl.abort();
-  }, [project, run.id, metric, step, offset, sort, desc]);
+  }, [source, step, offset, sort, desc]);
   if (error) return html`<p class="error">${error}</p>`;
   if (!page) return html`<p class="muted">Loading table…</p>`;
   const onSort = (c) => {
@@ -44,7 +47,7 @@ export function TableView({ project, run, metric, steps }) {
         ${steps.length > 1 ? html`<label>Step <select class="table-step" value=${String(step ?? page.step)}
             onChange=${(e) => { setStep(Number(e.currentTarget.value)); setOffset(0); }}>
             ${steps.map((s) => html`<option value=${String(s)}>${s}</option>`)}</select></label>` : null}
-        <span class="muted">${run.name}</span>
+        <span class="muted">${label}</span>
         <span class="pager">
           <button class="prev" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE))}>‹</button>
           <span class="rows-shown">${page.nrows ? offset + 1 : 0}–${last} of ${page.nrows.toLocaleString()}</span>
@@ -53,10 +56,11 @@ export function TableView({ project, run, metric, steps }) {
       </div>
       <div class="table-wrap">
         <table class="logged-table">
-          <thead><tr>${page.columns.map((c, k) => html`
-            <th data-col=${c} title=${page.kinds[k]} onClick=${() => onSort(c)}
+          <thead><tr>${page.columns.map((c, k) => SORTABLE.has(page.kinds[k]) ? html`
+            <th data-col=${c} title=${"Sort by " + c} onClick=${() => onSort(c)} class="sortable"
                 aria-sort=${sort === c ? (desc ? "descending" : "ascending") : "none"}>
-              ${c}${sort === c ? (desc ? " ↓" : " ↑") : ""}</th>`)}</tr></thead>
+              ${c}${sort === c ? (desc ? " ↓" : " ↑") : ""}</th>` : html`
+            <th data-col=${c} title=${page.kinds[k] + " cells have no order"}>${c}</th>`)}</tr></thead>
           <tbody>${page.rows.map((row) => html`<tr>${row.map((v) => html`<td><${Cell} value=${v} /></td>`)}</tr>`)}</tbody>
         </table>
       </div>

@@ -9,6 +9,7 @@ import { MediaSections } from "./media.js";
 import { ChartOptions, FilterBar, TableOptions } from "./controls.js";
 import { useProjectRuns } from "./live.js";
 import { parseFilter } from "../lib/filter.js";
+import { routePath } from "../lib/url.js";
 import { groupRuns } from "../lib/group.js";
 import { assignColors, colorAt } from "../lib/colors.js";
 
@@ -120,6 +121,7 @@ export function Workspace({ project, view, setView }) {
     <main class="workspace">
       <header class="page-head">
         <nav class="crumbs"><${Link} href="/">Projects</${Link}> / <b class="project-name">${project}</b></nav>
+        <${Link} href=${routePath({ page: "artifacts", project })} class="artifacts-link">Artifacts</${Link}>
         <${LiveDot} live=${live} />
       </header>
       <div class="split">

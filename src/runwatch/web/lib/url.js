@@ -5,6 +5,12 @@ export function parseRoute(pathname) {
   const parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "p" && parts.length >= 2) {
     if (parts[2] === "r" && parts.length >= 4) return { page: "run", project: parts[1], run: parts[3] };
+    if (parts[2] === "artifacts") {
+      if (parts.length >= 4) {
+        return { page: "artifact", project: parts[1], artifact: parts[3], version: parts[4] || "latest" };
+      }
+      return { page: "artifacts", project: parts[1] };
+    }
     return { page: "workspace", project: parts[1] };
   }
   return { page: "projects" };
@@ -14,6 +20,10 @@ export function routePath(route) {
   const e = encodeURIComponent;
   if (route.page === "run") return `/p/${e(route.project)}/r/${e(route.run)}`;
   if (route.page === "workspace") return `/p/${e(route.project)}`;
+  if (route.page === "artifacts") return `/p/${e(route.project)}/artifacts`;
+  if (route.page === "artifact") {
+    return `/p/${e(route.project)}/artifacts/${e(route.artifact)}/${e(route.version || "latest")}`;
+  }
   return "/";
 }
 
