@@ -65,6 +65,7 @@ export function LineageGraph({ project, focus, query }) {
   const root = graph.root || focus;
   const cols = layers(graph.nodes, graph.edges, root);
   return html`
+    <p class="muted lineage-legend">Inputs on the left, outputs on the right: a solid line is "logged", a dashed one "used".${graph.truncated ? " Cut at 500 nodes." : ""}</p>
     <div class="lineage" ref=${box} data-nodes=${graph.nodes.length} data-edges=${graph.edges.length}>
       <svg class="lineage-edges" aria-hidden="true">
         ${lines.map((l) => html`<line x1=${l.x1} y1=${l.y1} x2=${l.x2} y2=${l.y2} class=${"edge " + l.kind} />`)}
