@@ -282,3 +282,23 @@ def test_run_page_shows_the_same_media_panels_for_its_run(media_site, page):
     expect(media(page, "bars", "chart").locator(".hbar-row")).to_have_count(3)
     expect(media(page, "cm", "chart").locator("table.confusion")).to_be_visible()
     assert page.locator("section.media-panel").count() == 6
+
+
+def test_table_filter_keeps_matching_rows(media_site, page, page_guard):
+    page_guard.allow("status of 422")  # the bad filter below is refused, as it should be
+    media_site.open(page, "/p/media")
+    view = media(page, "preds", "table").locator(".table-view")
+    expect(view.locator(".rows-shown")).to_have_text("1–50 of 120")
+    box = view.locator("input.table-filter")
+    box.fill("pred=3 score>0.2")
+    box.press("Enter")
+    expect(view.locator(".rows-shown")).not_to_have_text("1–50 of 120")
+    rows = view.locator("table.logged-table tbody tr")
+    cells = rows.evaluate_all("trs => trs.map(tr => [...tr.children].map(td => td.innerText))")
+    assert cells and all(c[2] == "3" and float(c[3]) > 0.2 for c in cells)
+    text = view.locator(".rows-shown").inner_text()
+    assert text.endswith(f"of {len(cells)}")
+    box.fill("nope>1")
+    box.press("Enter")
+    expect(view.locator(".table-error")).to_contain_text("'nope'")
+    expect(box).to_be_visible()  # the table stays usable after a bad filter

@@ -145,3 +145,25 @@ def test_table_by_its_blob(media_store, api: ApiClient) -> None:
     image_sha = api.get(f"/api/v1/projects/media/runs/{run_id}/media",
                         key="digits").json()["value"]["items"][0]["sha256"]
     assert_error(api.get(f"/api/v1/tables/{image_sha}"), 422, "not_a_table")
+
+
+def test_table_filter_then_sort_then_page(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    url = f"/api/v1/projects/media/runs/{run_id}/table"
+    # score = (i * 37) % 101: keep the rows above 90, highest first.
+    page = api.get(url, key="preds", filter="score>90", sort="score", desc="true",
+                   limit=5).json()
+    expected = sorted(((i * 37) % 101 for i in range(1000) if (i * 37) % 101 > 90), reverse=True)
+    assert page["matched"] == len(expected) and page["nrows"] == 1000
+    assert [r[2] for r in page["rows"]] == expected[:5]
+    both = api.get(url, key="preds", filter="score>=100 i<500", limit=100).json()
+    assert all(r[2] == 100 and r[0] < 500 for r in both["rows"]) and both["matched"] > 0
+    # A bare word searches the text columns; markup is just text.
+    word = api.get(url, key="preds", filter='"<img" name:99', limit=100).json()
+    assert {r[0] for r in word["rows"]} == {i for i in range(1000) if "99" in f"{MARKUP}{i}"}
+    text = api.get(url, key="preds", filter="name=" + f"{MARKUP}7".replace(" ", ""),
+                   limit=10).json()
+    assert text["matched"] == 0  # the name has spaces: unquoted, it is another value
+    quoted = api.get(url, key="preds", filter=f'name="{MARKUP}7"', limit=10).json()
+    assert [r[0] for r in quoted["rows"]] == [7]
+    assert_error(api.get(url, key="preds", filter="nope>1"), 422, "invalid_parameter", "'nope'")

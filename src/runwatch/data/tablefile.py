@@ -360,6 +360,28 @@ class TableFile:
         cols = [self._guard(c, lambda c=c: self._values(c, idx)) for c in self._cols]
         return [list(r) for r in zip(*cols)]
 
+    def order(self, sort: str | None = None, descending: bool = False) -> np.ndarray:
+        """Every row index, in the order :meth:`page` lists them."""
+        if sort is None:
+            idx = np.arange(self.nrows, dtype=np.int64)
+            return idx[::-1] if descending else idx
+        key = self._column(sort)
+        if key.kind not in SORTABLE:
+            raise ValueError(f"column {sort!r} holds {key.kind} cells, which have no order; "
+                             f"sortable columns: {self.sortable}")
+        if self.nrows == 0:
+            return np.empty(0, np.int64)
+        return self._guard(key, lambda: self._positions(key, 0, self.nrows, descending))
+
+    def take(self, idx: np.ndarray) -> list[list[Any]]:
+        """The rows at ``idx`` (row indices), as lists in column order."""
+        if len(idx) and (int(np.min(idx)) < 0 or int(np.max(idx)) >= self.nrows):
+            raise ValueError(f"row indices must lie in [0, {self.nrows})")
+        if not self._cols:
+            return [[] for _ in range(len(idx))]
+        cols = [self._guard(c, lambda c=c: self._values(c, idx)) for c in self._cols]
+        return [list(r) for r in zip(*cols)]
+
     def close(self) -> None:
         """Drop the mapping; later reads fail."""
         self._cols, self._by_name = [], {}

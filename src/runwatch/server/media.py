@@ -71,6 +71,36 @@ def media_value(project: str, run_id: str, key: str = Query(..., min_length=1, m
     return FastJSON({"key": key, "step": at, "value": msgspec.Raw(text.encode())})
 
 
+def _page(tf: Any, offset: int, limit: int, sort: str | None, desc: bool,
+          filter_: str | None) -> dict[str, Any]:
+    """One page of an open table file, filtered then sorted; only the page is decoded
+    (a filter reads the columns it names)."""
+    from runwatch.data import tablefilter
+
+    if sort is not None and sort not in tf.columns:
+        raise ApiError(422, f"No column {sort!r} to sort by; the columns are "
+                            f"{list(tf.columns)}.", "invalid_parameter")
+    try:
+        if filter_:
+            keep = tablefilter.mask(tf, filter_)
+            order = tf.order(sort, desc)
+            chosen = order[keep[order]]
+            rows = tf.take(chosen[offset:offset + limit])
+            matched = len(chosen)
+        else:
+            rows = tf.page(offset=offset, limit=limit, sort=sort, descending=desc)
+            matched = tf.nrows
+    except ValueError as exc:
+        raise ApiError(422, str(exc), "invalid_parameter") from None
+    return {"columns": list(tf.columns), "kinds": list(tf.kinds), "nrows": tf.nrows,
+            "matched": matched, "offset": offset, "sort": sort, "desc": desc,
+            "filter": filter_ or None, "rows": jsonvalue.to_jsonable(rows)}
+
+
+FILTER = Query(None, max_length=2000, description="Rows to keep, e.g. 'score>0.5 label=cat' "
+                                                  "(every term must hold; see docs/dashboard.md).")
+
+
 @router.get("/projects/{project}/runs/{run_id}/table", response_class=FastJSON,
             summary="A page of a logged table (or a chart's table), sorted by any column")
 def table_page(project: str, run_id: str, key: str = Query(..., min_length=1, max_length=512),
@@ -78,7 +108,8 @@ def table_page(project: str, run_id: str, key: str = Query(..., min_length=1, ma
                offset: int = Query(0, ge=0), limit: int = Query(100, ge=0, le=MAX_PAGE),
                sort: str | None = Query(None, max_length=512,
                                         description="A column name; nulls sort last."),
-               desc: bool = Query(False), state: AppState = Depends(app_state)) -> FastJSON:
+               desc: bool = Query(False), filter: str | None = FILTER,
+               state: AppState = Depends(app_state)) -> FastJSON:
     at, text = _value(state, project, run_id, key, step)
     meta = jsonvalue.loads(text)
     if isinstance(meta, dict) and meta.get("_type") == "chart":
@@ -93,16 +124,7 @@ def table_page(project: str, run_id: str, key: str = Query(..., min_length=1, ma
         raise ApiError(503, "This store has no blob folder, so its tables cannot be read.")
     tf = TableFile(state.store.blobs.path(meta["sha256"]))
     try:
-        if sort is not None and sort not in tf.columns:
-            raise ApiError(422, f"No column {sort!r} to sort by; the columns are "
-                                f"{list(tf.columns)}.", "invalid_parameter")
-        try:
-            rows = tf.page(offset=offset, limit=limit, sort=sort, descending=desc)
-        except ValueError as exc:
-            raise ApiError(422, str(exc), "invalid_parameter") from None
-        body = {"key": key, "step": at, "columns": list(tf.columns), "kinds": list(tf.kinds),
-                "nrows": tf.nrows, "offset": offset, "sort": sort, "desc": desc,
-                "rows": jsonvalue.to_jsonable(rows)}
+        body = {"key": key, "step": at, **_page(tf, offset, limit, sort, desc, filter)}
     finally:
         tf.close()
     return FastJSON(body)
@@ -136,6 +158,7 @@ def media_values(project: str, run_id: str, key: str = Query(..., min_length=1, 
 def table_blob_page(sha: str, offset: int = Query(0, ge=0),
                     limit: int = Query(100, ge=0, le=MAX_PAGE),
                     sort: str | None = Query(None, max_length=512), desc: bool = Query(False),
+                    filter: str | None = FILTER,
                     state: AppState = Depends(app_state)) -> FastJSON:
     from runwatch.data.tablefile import TableFile
     from runwatch.errors import StoreError
@@ -155,13 +178,7 @@ def table_blob_page(sha: str, offset: int = Query(0, ge=0),
         raise ApiError(422, f"Blob {sha} is not a table file. An artifact's table is paged "
                             "through its table_sha256.", "not_a_table") from None
     try:
-        if sort is not None and sort not in tf.columns:
-            raise ApiError(422, f"No column {sort!r} to sort by; the columns are "
-                                f"{list(tf.columns)}.", "invalid_parameter")
-        rows = tf.page(offset=offset, limit=limit, sort=sort, descending=desc)
-        body = {"sha256": sha, "step": None, "columns": list(tf.columns), "kinds": list(tf.kinds),
-                "nrows": tf.nrows, "offset": offset, "sort": sort, "desc": desc,
-                "rows": jsonvalue.to_jsonable(rows)}
+        body = {"sha256": sha, "step": None, **_page(tf, offset, limit, sort, desc, filter)}
     finally:
         tf.close()
     return FastJSON(body)

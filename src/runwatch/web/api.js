@@ -51,11 +51,11 @@ export const api = {
     getJSON(`/projects/${seg(project)}/runs/${seg(run)}/values`, { key, limit }, signal),
   media: (project, run, key, step, signal) =>
     getJSON(`/projects/${seg(project)}/runs/${seg(run)}/media`, { key, step }, signal),
-  table: (project, run, { key, step, offset, limit, sort, desc }, signal) =>
+  table: (project, run, { key, step, offset, limit, sort, desc, filter }, signal) =>
     getJSON(`/projects/${seg(project)}/runs/${seg(run)}/table`,
-      { key, step, offset, limit, sort, desc: desc ? "true" : undefined }, signal),
-  tableBlob: (sha, { offset, limit, sort, desc }, signal) =>
-    getJSON(`/tables/${seg(sha)}`, { offset, limit, sort, desc: desc ? "true" : undefined }, signal),
+      { key, step, offset, limit, sort, desc: desc ? "true" : undefined, filter }, signal),
+  tableBlob: (sha, { offset, limit, sort, desc, filter }, signal) =>
+    getJSON(`/tables/${seg(sha)}`, { offset, limit, sort, desc: desc ? "true" : undefined, filter }, signal),
   artifacts: (project, signal) => getJSON(`/projects/${seg(project)}/artifacts`, null, signal),
   artifact: (project, name, signal) =>
     getJSON(`/projects/${seg(project)}/artifacts/${seg(name)}`, null, signal),

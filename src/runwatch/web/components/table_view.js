@@ -25,22 +25,28 @@ export function TableView({ source, load, steps = [], label = "" }) {
   const [sort, setSort] = useState(null);
   const [desc, setDesc] = useState(false);
   const [offset, setOffset] = useState(0);
+  const [filter, setFilter] = useState("");
   const [page, setPage] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
     const ctl = new AbortController();
-    load({ step: step ?? undefined, offset, limit: PAGE, sort: sort ?? undefined, desc }, ctl.signal)
+    load({ step: step ?? undefined, offset, limit: PAGE, sort: sort ?? undefined, desc,
+           filter: filter || undefined }, ctl.signal)
       .then((p) => { setPage(p); setError(null); })
       .catch((e) => e.name !== "AbortError" && setError(e.message));
     return () => ctl.abort();
-  }, [source, step, offset, sort, desc]);
-  if (error) return html`<p class="error">${error}</p>`;
+  }, [source, step, offset, sort, desc, filter]);
+  const filterBox = html`<input type="search" class="table-filter" placeholder="Filter rows: score>0.5 label=cat"
+    value=${filter} aria-label="Filter rows"
+    onChange=${(e) => { setFilter(e.currentTarget.value.trim()); setOffset(0); }} />`;
+  if (error && !page) return html`<div class="table-view">${filterBox}<p class="error">${error}</p></div>`;
   if (!page) return html`<p class="muted">Loading table…</p>`;
   const onSort = (c) => {
     if (sort === c) setDesc(!desc); else { setSort(c); setDesc(false); }
     setOffset(0);
   };
-  const last = Math.min(page.nrows, offset + PAGE);
+  const total = page.matched ?? page.nrows;
+  const last = Math.min(total, offset + PAGE);
   return html`
     <div class="table-view">
       <div class="table-tools">
@@ -48,12 +54,15 @@ export function TableView({ source, load, steps = [], label = "" }) {
             onChange=${(e) => { setStep(Number(e.currentTarget.value)); setOffset(0); }}>
             ${steps.map((s) => html`<option value=${String(s)}>${s}</option>`)}</select></label>` : null}
         <span class="muted">${label}</span>
+        ${filterBox}
         <span class="pager">
           <button class="prev" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE))}>‹</button>
-          <span class="rows-shown">${page.nrows ? offset + 1 : 0}–${last} of ${page.nrows.toLocaleString()}</span>
-          <button class="next" disabled=${last >= page.nrows} onClick=${() => setOffset(offset + PAGE)}>›</button>
+          <span class="rows-shown">${total ? offset + 1 : 0}–${last} of ${total.toLocaleString()}</span>
+          ${total !== page.nrows ? html`<span class="muted">(${page.nrows.toLocaleString()} in all)</span>` : null}
+          <button class="next" disabled=${last >= total} onClick=${() => setOffset(offset + PAGE)}>›</button>
         </span>
       </div>
+      ${error ? html`<p class="error table-error">${error}</p>` : null}
       <div class="table-wrap">
         <table class="logged-table">
           <thead><tr>${page.columns.map((c, k) => SORTABLE.has(page.kinds[k]) ? html`
