@@ -121,9 +121,7 @@ def _child_build_images(store: str, steps: int) -> dict[str, Any]:
 
 def build(store: Path, size: dict[str, int]) -> dict[str, Any]:
     t0 = time.perf_counter()
-    # The images child creates the store alone first (one step), then both run at once.
-    first = c.run_child([__file__, "--child", "images", str(store), "1", "init"])
-    del first
+    # Both at once; the store's migration lock lets the first create the schema.
     with ThreadPoolExecutor(2) as pool:
         table = pool.submit(c.run_child, [__file__, "--child", "table", str(store),
                                           str(size["table_rows"])], timeout=900)
@@ -261,6 +259,8 @@ def _child_scrub(store: str, size: dict[str, int], logs: str) -> dict[str, Any]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport=VIEWPORT)
+            # Room for every thumbnail request (the default keeps 250 entries).
+            context.add_init_script("performance.setResourceTimingBufferSize(100000)")
             page = context.new_page()
             page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
             page.on("console", lambda m: problems.append(f"console: {m.text}")
@@ -417,8 +417,7 @@ def main() -> None:
         if mode == "table" and len(rest) == 1:
             c.emit(_child_build_table(store, int(rest[0])))
         elif mode == "images":
-            c.emit(_child_build_images(store, int(rest[0])) if len(rest) == 1 else
-                   _child_build_images_init(store))
+            c.emit(_child_build_images(store, int(rest[0])))
         elif mode == "table":
             c.emit(_child_table(store, json.loads(rest[0]), rest[1]))
         else:

@@ -63,7 +63,7 @@ def test_version_page_files_table_and_safe_text(art_site, page):
     # Description and metadata with markup are text.
     expect(page.locator(".version-detail")).to_contain_text(IMG)
     assert page.locator('img[src="x"]').count() == 0
-    row = page.locator('table.files tr[data-path="train.csv"]')
+    row = page.locator('table.file-list tr[data-path="train.csv"]')
     href = row.locator("a[download]").get_attribute("href")
     assert href.startswith("/api/v1/blobs/") and "name=train.csv" in href
     body = page.request.get(art_site.url.rstrip("/") + href).body()
@@ -87,3 +87,12 @@ def test_lineage_from_a_model_to_its_run(art_site, page):
     expect(arts.locator("ul.used")).to_contain_text("mnist:v0")
     arts.locator("ul.used a").click()
     expect(page.locator(".version-detail h2").first).to_contain_text("mnist:v0")
+
+
+def test_run_page_lists_its_files(art_site, page):
+    art_site.open(page, "/p/art/r/train")
+    files = page.locator("table.run-files")
+    expect(files.locator('tr[data-path="config.json"]')).to_be_visible()
+    href = files.locator('tr[data-path="metadata.json"] a[download]').get_attribute("href")
+    got = page.request.get(art_site.url.rstrip("/") + href)
+    assert got.ok and "python" in got.json()

@@ -51,6 +51,8 @@ API_ROUTES = {
     "/api/v1/projects/{project}/artifacts/{name}",
     "/api/v1/projects/{project}/artifacts/{name}/{version}",
     "/api/v1/projects/{project}/lineage",
+    "/api/v1/projects/{project}/runs/{run_id}/files",
+    "/api/v1/projects/{project}/runs/{run_id}/files/{name}",
 }
 
 # Seconds a live update may take to reach an open event stream (the target is 2 s).

@@ -167,3 +167,22 @@ def test_table_filter_then_sort_then_page(media_store, api: ApiClient) -> None:
     quoted = api.get(url, key="preds", filter=f'name="{MARKUP}7"', limit=10).json()
     assert [r[0] for r in quoted["rows"]] == [7]
     assert_error(api.get(url, key="preds", filter="nope>1"), 422, "invalid_parameter", "'nope'")
+
+
+def test_run_files_list_media_and_generated_json(media_store, api: ApiClient) -> None:
+    _, run_id = media_store
+    data = api.get(f"/api/v1/projects/media/runs/{run_id}/files").json()
+    paths = [f["path"] for f in data["files"]]
+    assert paths[:3] == ["config.json", "summary.json", "metadata.json"]
+    assert "media/digits/20-0.png" in paths and "media/digits/20-1.png" in paths
+    assert "media/preds/50.json" in paths and data["truncated"] is False
+    image = next(f for f in data["files"] if f["path"] == "media/digits/0-0.png")
+    blob = api.get(f"/api/v1/blobs/{image['sha256']}")
+    assert blob.status_code == 200 and len(blob.content) == image["size"]
+    meta = api.get(f"/api/v1/projects/media/runs/{run_id}/files/metadata.json", download="true")
+    assert meta.headers["content-disposition"].startswith("attachment")
+    assert "python" in meta.json()
+    assert_error(api.get(f"/api/v1/projects/media/runs/{run_id}/files/..%2Fsecret"),
+                 404, "not_found")
+    assert_error(api.get(f"/api/v1/projects/media/runs/{run_id}/files/other.txt"),
+                 404, "not_found", "'other.txt'")

@@ -60,7 +60,7 @@ function Files({ files }) {
   const [open, setOpen] = useState(null);
   if (!files.length) return html`<p class="muted">No files.</p>`;
   return html`
-    <table class="files"><thead><tr><th>Path</th><th>Size</th><th></th></tr></thead>
+    <table class="file-list"><thead><tr><th>Path</th><th>Size</th><th></th></tr></thead>
       <tbody>${files.map((f) => html`<tr data-path=${f.path}>
         <td>${f.path}</td><td class="num">${formatBytes(f.size)}</td>
         <td>${f.sha256 ? html`<a href=${blobUrl(f.sha256, { name: f.path.split("/").pop() })} download>download</a>` :

@@ -3,11 +3,11 @@
 
 import { useEffect, useMemo, useState } from "../vendor/hooks.js";
 import { html } from "../html.js";
-import { api } from "../api.js";
+import { api, blobUrl } from "../api.js";
 import { Link, LiveDot, StateBadge, Tags } from "./common.js";
 import { ChartSections } from "./charts.js";
 import { MediaSections } from "./media.js";
-import { RunArtifacts } from "./artifacts.js";
+import { RunArtifacts, formatBytes } from "./artifacts.js";
 import { ChartOptions } from "./controls.js";
 import { useProjectRuns, prepareRun } from "./live.js";
 import { flatten, formatDuration, formatTime, formatValue, runDuration } from "../lib/format.js";
@@ -19,6 +19,24 @@ function KeyValues({ values, empty }) {
   if (!entries.length) return html`<p class="muted">${empty}</p>`;
   return html`<table class="kv">${entries.map(([k, v]) => html`
     <tr><th>${k}</th><td>${formatValue(v)}</td></tr>`)}</table>`;
+}
+
+// What wandb's Files tab lists: the run's config, summary and metadata, and its media.
+function RunFiles({ project, runId }) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const ctl = new AbortController();
+    api.files(project, runId, ctl.signal).then(setData).catch((e) => e.name !== "AbortError" && setError(e.message));
+    return () => ctl.abort();
+  }, [project, runId]);
+  if (error) return html`<p class="error">${error}</p>`;
+  if (!data) return html`<p class="muted">Loading…</p>`;
+  const href = (f) => (f.url ? f.url + "?download=true" : blobUrl(f.sha256, { name: f.path.split("/").pop() }));
+  return html`<table class="file-list run-files"><thead><tr><th>Path</th><th>Kind</th><th>Size</th><th></th></tr></thead>
+    <tbody>${data.files.map((f) => html`<tr data-path=${f.path}><td>${f.path}</td><td>${f.kind}</td>
+      <td class="num">${formatBytes(f.size)}</td><td><a href=${href(f)} download>download</a></td></tr>`)}</tbody></table>
+    ${data.truncated ? html`<p class="muted">The first ${data.files.length} files are listed.</p>` : null}`;
 }
 
 function command(meta) {
@@ -102,7 +120,7 @@ export function RunPage({ project, runId, view, setView }) {
           : html`<p class="muted">No system metrics recorded for this run.</p>`}
       </section>
       <section class="card logs"><h2>Console log</h2><p class="muted">No console output recorded for this run.</p></section>
-      <section class="card files"><h2>Files</h2><p class="muted">No files recorded for this run.</p></section>
+      <section class="card files"><h2>Files</h2><${RunFiles} project=${project} runId=${run.id} /></section>
       <section class="card artifacts"><h2>Artifacts</h2><${RunArtifacts} project=${project} runId=${run.id} /></section>
     </main>`;
 }
