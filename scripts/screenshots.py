@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import subprocess
 import sys
@@ -106,6 +107,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
+        # use_model downloads into ./artifacts, as in wandb: do that in the scratch folder.
+        os.chdir(tmp)
         build(store)
         build_media(store)
         server = subprocess.Popen([sys.executable, "-c", "from runwatch.cli import main; main()",

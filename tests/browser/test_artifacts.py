@@ -13,6 +13,7 @@ _LOG = """
 import os, runwatch
 files = os.path.join(os.environ["RUNWATCH_DIR"], "..", "files")
 os.makedirs(files, exist_ok=True)
+os.chdir(files)  # use_model downloads into ./artifacts, as in wandb: keep it out of the repo
 with open(os.path.join(files, "train.csv"), "w") as f:
     f.write("x,y\\n1,2\\n")
 run = runwatch.init(project="art", id="prep", name="prepare-data", job_type="data")

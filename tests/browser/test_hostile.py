@@ -86,6 +86,6 @@ def test_hostile_strings_are_shown_as_text_everywhere(site, page):
     assert f"{IMG}\t{SCRIPT}" in config and f"{SCRIPT}\t{IMG}" in config, config
     assert f"verdict\t{IMG}" in summary and f"{SCRIPT}\t{SCRIPT}" in summary, summary
     chart_ready(page, IMG, 1)
-    expect(page.locator(".artifacts")).to_contain_text(f'"{HOSTILE_PROJECT}/evil"')
+    expect(page.locator(".overview-table")).to_contain_text(f"{HOSTILE_PROJECT}/evil")
     snap(page, "hostile-run")
     assert_nothing_injected(page)
