@@ -41,6 +41,14 @@ run.log({{
                               "label", "value", title="animals"),
     "cm": runwatch.plot.confusion_matrix(y_true=[0, 1, 2, 2, 1], preds=[0, 2, 2, 1, 1],
                                          class_names=["a", "b", "c"]),
+    "scat": runwatch.plot.scatter(runwatch.Table(columns=["a", "b"], data=[[i, i % 7] for i in range(30)]),
+                                  "a", "b", title="spread"),
+    "hist": runwatch.plot.histogram(runwatch.Table(columns=["v"], data=[[i % 13] for i in range(200)]),
+                                    "v", title="values"),
+    "series": runwatch.plot.line_series(xs=list(range(10)), ys=[[i for i in range(10)], [9 - i for i in range(10)]],
+                                        keys=["up", "down"], title="two lines"),
+    "pr": runwatch.plot.pr_curve([0, 1, 1, 0, 1, 0], [[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4], [0.1, 0.9], [0.7, 0.3]]),
+    "roc": runwatch.plot.roc_curve([0, 1, 1, 0, 1, 0], [[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4], [0.1, 0.9], [0.7, 0.3]]),
 }})
 run.finish()
 """
@@ -281,7 +289,7 @@ def test_run_page_shows_the_same_media_panels_for_its_run(media_site, page):
     expect(media(page, "curve", "chart").locator(".chart-title")).to_have_text("squares")
     expect(media(page, "bars", "chart").locator(".hbar-row")).to_have_count(3)
     expect(media(page, "cm", "chart").locator("table.confusion")).to_be_visible()
-    assert page.locator("section.media-panel").count() == 6
+    assert page.locator("section.media-panel").count() == 11
 
 
 def test_table_filter_keeps_matching_rows(media_site, page, page_guard):
@@ -302,3 +310,25 @@ def test_table_filter_keeps_matching_rows(media_site, page, page_guard):
     box.press("Enter")
     expect(view.locator(".table-error")).to_contain_text("'nope'")
     expect(box).to_be_visible()  # the table stays usable after a bad filter
+
+
+@pytest.mark.parametrize("key, kind, lines", [("scat", "scatter", 1), ("series", "line_series", 2),
+                                              ("pr", "pr_curve", 2), ("roc", "roc_curve", 2)])
+def test_every_curve_chart_draws_its_lines(media_site, page, key, kind, lines):
+    media_site.open(page, "/p/media")
+    chart = media(page, key, "chart").locator(f'.custom-chart[data-chart-kind="{kind}"]')
+    expect(chart.locator(".chart")).to_have_attribute("data-lines", str(lines))
+    canvas = chart.locator(".chart canvas").first
+    canvas.wait_for()
+    page.wait_for_function("""c => { const d = c.getContext('2d')
+        .getImageData(0, 0, c.width, c.height).data;
+        for (let k = 3; k < d.length; k += 4) if (d[k] > 0) return true; return false; }""",
+                           arg=canvas.element_handle())
+
+
+def test_histogram_chart_counts_its_values(media_site, page):
+    media_site.open(page, "/p/media")
+    chart = media(page, "hist", "chart").locator('.custom-chart[data-chart-kind="histogram"]')
+    expect(chart.locator(".chart-title")).to_have_text("values")
+    expect(chart.locator(".bar")).to_have_count(20)
+    expect(chart).to_contain_text("(200 values)")
