@@ -97,3 +97,18 @@ def test_app_paths_serve_the_same_page(world_api: ApiClient, path: str) -> None:
     assert resp.content == INDEX.read_bytes()
     assert resp.headers["content-security-policy"] == world_api.get("/").headers[
         "content-security-policy"]
+
+
+def test_ui_without_a_display_serves_and_says_it_opens_nothing(store_dir: Path) -> None:
+    env = {k: v for k, v in child_env(store_dir).items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.Popen([*runwatch_command(), "ui", "--port", "0", "--dir", str(store_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stdout.readline()
+        second = proc.stdout.readline()
+        assert "serving" in first and "http://127.0.0.1:" in first
+        assert "no browser to open here" in second
+        assert proc.poll() is None  # still serving, not blocked in a terminal browser
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

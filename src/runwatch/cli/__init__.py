@@ -115,14 +115,23 @@ def _serve(store_dir: str | None, host: str, port: int, open_browser: bool) -> N
 
 
 def _open_browser(url: str) -> None:
+    import os
+    import threading
     import webbrowser
 
+    # Without a display, Linux's webbrowser falls back to terminal browsers (lynx, w3m)
+    # that would take over this terminal: only a graphical session gets a browser.
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     try:
+        if headless:
+            raise webbrowser.Error("no display")
         webbrowser.get()
     except webbrowser.Error:
-        click.echo("runwatch: no browser found here; open the URL above yourself.")
+        click.echo("runwatch: no browser to open here; open the URL above yourself.")
         return
-    webbrowser.open(url)
+    # In a thread: some browsers' launchers do not return until the browser exits.
+    threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True,
