@@ -41,6 +41,8 @@ class RunUpdate(msgspec.Struct, kw_only=True, omit_defaults=True):
     notes: str | None = None
     group: str | None = None
     job_type: str | None = None
+    # Keys merged into the run's metadata (the environment, captured after start).
+    metadata: dict[str, Any] | None = None
 
 
 class MetricDef(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -94,6 +94,11 @@ SETTINGS: tuple[Setting, ...] = (
             "A running run on another host whose heartbeat is older than this reads as crashed."),
     Setting("finish_timeout", 60.0, "RUNWATCH_FINISH_TIMEOUT", _parse_float,
             "Longest finish() waits for the store; what is left stays in the spill file, never lost."),
+    Setting("capture_git", True, "RUNWATCH_CAPTURE_GIT", _parse_bool,
+            "Record the git remote, commit, branch and a diff of uncommitted changes (capped at "
+            "1 MB) of the working directory, in the background after init."),
+    Setting("capture_packages", False, "RUNWATCH_CAPTURE_PACKAGES", _parse_bool,
+            "Also record the installed Python packages (name==version) with the run's metadata."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -111,6 +116,8 @@ class Settings:
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 120.0
     finish_timeout: float = 60.0
+    capture_git: bool = True
+    capture_packages: bool = False
 
     @property
     def db_path(self) -> Path:

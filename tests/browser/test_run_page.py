@@ -3,6 +3,7 @@ traceback."""
 
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import sys
@@ -121,3 +122,36 @@ def test_run_page_ignores_its_own_aborted_request(site, page):
     page.wait_for_timeout(500)  # the aborted request's answer has been handled
     assert page.locator("main .error").all_inner_texts() == []
     expect(page.locator(".run-name")).to_have_text("alpha")
+
+
+def test_overview_shows_git_state_diff_and_packages(tmp_path, page):
+    import subprocess as sp
+
+    from tests.browser.conftest import Server
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "t@e.x"],
+                 ["config", "user.name", "t"]):
+        sp.run(["git", *args], cwd=repo, check=True)
+    (repo / "a.py").write_text("x = 1\n")
+    sp.run(["git", "add", "a.py"], cwd=repo, check=True)
+    sp.run(["git", "commit", "-q", "-m", "c"], cwd=repo, check=True)
+    (repo / "a.py").write_text("x = 2  # <img src=x onerror=alert(1)>\n")
+    store = tmp_path / "store"
+    env = {**os.environ, "RUNWATCH_DIR": str(store), "RUNWATCH_SILENT": "1",
+           "RUNWATCH_CAPTURE_PACKAGES": "1"}
+    sp.run([sys.executable, "-c", "import runwatch; r = runwatch.init(project='g', id='g1'); "
+            "r.log({'x': 1}); r.finish()"], cwd=repo, env=env, check=True, timeout=120)
+    server = Server(store)
+    try:
+        page.goto(server.url.rstrip("/") + "/p/g/r/g1")
+        overview = page.locator(".overview-table")
+        expect(overview).to_contain_text("main")
+        expect(overview).to_contain_text("+ uncommitted changes")
+        page.locator("details.git-diff summary").click()
+        expect(page.locator("details.git-diff pre")).to_contain_text("+x = 2  # <img src=x onerror=alert(1)>")
+        assert page.locator('img[src="x"]').count() == 0
+        expect(page.locator("details.packages summary")).to_contain_text("installed packages")
+    finally:
+        server.stop()

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,6 +84,17 @@ def _tags(tags: Any) -> list[str]:
 def _resume_file(settings: settings_mod.Settings, project: str) -> Path:
     where = f"{os.getcwd()}\0{sys.argv[0] if sys.argv else ''}\0{project}"
     return Path(settings.dir) / "resume" / (hashlib.sha1(where.encode()).hexdigest()[:16] + ".json")
+
+
+def _capture_environment(run: Run, settings: settings_mod.Settings) -> None:
+    from runwatch.system import environment
+
+    try:
+        found = environment.capture(settings.capture_git, settings.capture_packages)
+    except Exception:  # noqa: BLE001 - a missing environment detail never fails a run
+        return
+    if found and not run.finished:
+        run._update(metadata=found)
 
 
 def init(
@@ -194,6 +206,11 @@ def init(
         _remember_for_resume(run, resume_path)
     hooks.track(run)
     run._on_finish.append(_on_finish)
+    if resolved.capture_git or resolved.capture_packages:
+        # git and package metadata take subprocesses and disk reads: off the init path.
+        run._env_thread = threading.Thread(target=_capture_environment, args=(run, resolved),
+                                           name="runwatch-environment", daemon=True)
+        run._env_thread.start()
     if policy != "create_new" or _package().run is None:
         _set_current(run)
     if not resolved.silent:

@@ -31,6 +31,8 @@ from runwatch.settings import Settings
 
 _time = time.time
 _FINISHED = object()  # stands in for the pending row once the run is finished
+# Seconds finish() waits for the environment capture (git is usually done in ~20 ms).
+ENV_WAIT = 2.0
 _LOWER_STEP_WARNINGS = 10
 
 
@@ -41,6 +43,7 @@ class Run:
         "_queue", "_step", "_pending", "_queue_limit", "_writer", "_warner", "_settings",
         "_registry", "_tracker", "_dropped_steps", "_exit_state", "_exit_code", "_traceback",
         "_on_finish",
+        "_env_thread",
         "config", "summary", "id", "project", "entity", "_name", "_tags", "_notes", "_group",
         "_job_type", "start_time", "resumed", "_reader", "__weakref__",
     )
@@ -67,6 +70,8 @@ class Run:
         self._exit_code: int | None = None
         self._traceback: str | None = None
         self._on_finish: list[Any] = []
+        # Captures the environment (git, packages) after init; finish() waits briefly for it.
+        self._env_thread: Any = None
         self.id = run_id
         self.project = project
         self.entity = entity
@@ -349,6 +354,8 @@ class Run:
             return
         if self._pending is not None:
             self._commit()
+        if self._env_thread is not None:
+            self._env_thread.join(ENV_WAIT)
         state = self._exit_state
         if exit_code is not None and exit_code != 0 and state is None:
             state = FAILED

@@ -110,6 +110,11 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None,
                 values[column] = getattr(upd, field)
         if upd.tags is not None:
             values["tags"] = jsonvalue.dumps(upd.tags)
+        if upd.metadata:
+            meta_text = conn.execute(sa.select(runs.c.meta).where(runs.c.pk == run_pk)).scalar_one()
+            meta = jsonvalue.loads(meta_text) if meta_text else {}
+            meta.update(upd.metadata)
+            values["meta"] = jsonvalue.dumps(meta)
 
     if batch.config or batch.config_delete or batch.summary or batch.summary_delete or batch.metrics:
         current = conn.execute(

@@ -83,7 +83,8 @@ export function RunPage({ project, runId, view, setView }) {
     ["Python", meta.python ? `${meta.python} (${meta.executable || ""})` : ""],
     ["Command", command(meta)],
     ["Working directory", meta.cwd || ""],
-    ["Git", meta.git ? `${meta.git.remote || ""} ${meta.git.commit || ""}`.trim() : "not recorded"],
+    ["Git", meta.git ? [meta.git.remote, meta.git.branch, (meta.git.commit || "").slice(0, 12),
+      meta.git.dirty ? "+ uncommitted changes" : ""].filter(Boolean).join(" ") : "not recorded"],
     ["Group", run.group || ""],
     ["Job type", run.job_type || ""],
     ["Tags", html`<${Tags} tags=${run.tags} />`],
@@ -102,6 +103,10 @@ export function RunPage({ project, runId, view, setView }) {
           <h2>Overview</h2>
           <table class="kv overview-table">${overview.map(([k, v]) => html`<tr><th>${k}</th><td>${v}</td></tr>`)}</table>
           ${detail && detail.traceback ? html`<h3>Traceback</h3><pre class="traceback">${detail.traceback}</pre>` : null}
+          ${meta.git && meta.git.diff ? html`<details class="git-diff"><summary>Uncommitted changes (git diff HEAD)</summary>
+              <pre class="code-block">${meta.git.diff}</pre></details>` : null}
+          ${meta.packages ? html`<details class="packages"><summary>${meta.packages.length} installed packages</summary>
+              <pre class="code-block">${meta.packages.join("\n")}</pre></details>` : null}
         </div>
         <div class="card"><h2>Config</h2><${KeyValues} values=${run.config} empty="No config." /></div>
         <div class="card"><h2>Summary</h2><${KeyValues} values=${run.summary} empty="No summary yet." /></div>
