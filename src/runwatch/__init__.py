@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from runwatch.errors import ConfigError, RunwatchError, RunwatchWarning, UsageError
+from runwatch.sdk.alerts import AlertLevel
 from runwatch.sdk.config import Config
 from runwatch.sdk.init import (
     _preinit_config,
     _preinit_summary,
+    alert,
     define_metric,
     finish,
     init,
@@ -35,6 +37,7 @@ config: Any = _preinit_config
 summary: Any = _preinit_summary
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Config",
     "ConfigError",
@@ -57,6 +60,7 @@ __all__ = [
     "log_model",
     "use_model",
     "link_model",
+    "alert",
     "Artifact",
     "Table",
     "Image",

@@ -123,6 +123,20 @@ class ArtifactUse(msgspec.Struct, kw_only=True):
     at: float
 
 
+ALERT_LEVELS = ("INFO", "WARN", "ERROR")
+
+
+class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """``run.alert(...)``, or runwatch's own (a metric that first turned NaN or Inf)."""
+
+    title: str
+    text: str
+    level: str = "INFO"
+    at: float
+    key: str | None = None     # the metric an automatic alert is about
+    step: int | None = None
+
+
 class Batch(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Everything one flush of one run carries, applied in field order."""
 
@@ -142,6 +156,7 @@ class Batch(msgspec.Struct, kw_only=True, omit_defaults=True):
     blobs: list[Blob] = []                 # stored before anything that refers to them
     artifacts: list[ArtifactVersion] = []
     uses: list[ArtifactUse] = []
+    alerts: list[Alert] = []
     state: StateChange | None = None
 
     def point_count(self) -> int:

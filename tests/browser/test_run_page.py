@@ -155,3 +155,26 @@ def test_overview_shows_git_state_diff_and_packages(tmp_path, page):
         expect(page.locator("details.packages summary")).to_contain_text("installed packages")
     finally:
         server.stop()
+
+
+def test_run_page_lists_alerts_as_text(tmp_path, page):
+    import subprocess as sp
+
+    from tests.browser.conftest import IMG, Server
+
+    store = tmp_path / "store"
+    env = {**os.environ, "RUNWATCH_DIR": str(store), "RUNWATCH_SILENT": "1"}
+    code = ("import runwatch; r = runwatch.init(project='al', id='a1'); r.log({'loss': 1.0}); "
+            "r.log({'loss': float('nan')}); "
+            f"r.alert({IMG!r}, 'text ' + {IMG!r}, level='ERROR'); r.finish()")
+    sp.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, timeout=120)
+    server = Server(store)
+    try:
+        page.goto(server.url.rstrip("/") + "/p/al/r/a1")
+        alerts = page.locator(".card.alerts")
+        expect(alerts.locator("li.alert")).to_have_count(2)
+        expect(alerts.locator("li.alert-error .alert-title")).to_have_text(IMG)
+        expect(alerts.locator("li.alert-warn .alert-title")).to_have_text("loss is NaN")
+        assert page.locator('img[src="x"]').count() == 0
+    finally:
+        server.stop()

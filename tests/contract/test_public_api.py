@@ -14,7 +14,8 @@ from runwatch.cli import main
 EXPECTED = {
     "Api", "Config", "ConfigError", "Run", "RunwatchError", "RunwatchWarning", "Settings",
     "UsageError", "__version__", "config", "define_metric", "finish", "init", "log", "login",
-    "run", "summary", "use_artifact", "log_artifact", "log_model", "use_model", "link_model", "Artifact", "Table", "Image", "Histogram", "plot",
+    "run", "summary", "use_artifact", "log_artifact", "log_model", "use_model", "link_model",
+    "Artifact", "Table", "Image", "Histogram", "plot", "alert", "AlertLevel",
 }
 
 

@@ -53,6 +53,7 @@ API_ROUTES = {
     "/api/v1/projects/{project}/lineage",
     "/api/v1/projects/{project}/runs/{run_id}/files",
     "/api/v1/projects/{project}/runs/{run_id}/files/{name}",
+    "/api/v1/projects/{project}/alerts",
 }
 
 # Seconds a live update may take to reach an open event stream (the target is 2 s).

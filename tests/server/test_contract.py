@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 from fastapi.routing import APIRoute
 
-from runwatch.server import artifacts, blobs, events, files, media, models, projects, runs, series
+from runwatch.server import (
+    alerts,
+    artifacts,
+    blobs,
+    events,
+    files,
+    media,
+    models,
+    projects,
+    runs,
+    series,
+)
 from tests.server.conftest import API_ROUTES, ApiClient, World, assert_error
 
 
@@ -13,7 +24,7 @@ def test_openapi_lists_every_route_with_its_models(world_api: ApiClient) -> None
     doc = world_api.ok("/api/v1/openapi.json", _AnyJSON)
     assert set(doc["paths"]) == API_ROUTES
     # ... and the routers define no API route the document leaves out.
-    served = {"/api/v1" + r.path for module in (projects, runs, series, media, files, blobs, artifacts, events)
+    served = {"/api/v1" + r.path for module in (projects, runs, series, media, files, blobs, artifacts, alerts, events)
               for r in module.router.routes if isinstance(r, APIRoute)}
     assert served == API_ROUTES
     for path, ops in doc["paths"].items():

@@ -8,6 +8,7 @@ summary), always under the writer's lock.
 from __future__ import annotations
 
 import hashlib
+import math
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from runwatch import jsonvalue
 from runwatch.data.media import Media
 from runwatch.records import (
+    Alert,
     ArtifactFile,
     ArtifactUse,
     ArtifactVersion,
@@ -72,6 +74,8 @@ class Batcher:
         self.blobs: list[Blob] = []
         self.artifacts: list[ArtifactVersion] = []
         self.uses: list[ArtifactUse] = []
+        self.alerts: list[Alert] = []
+        self._nonfinite_keys: set[str] = set()
         self._sent_blobs: set[str] = set()
         self._row_steps: list[int] = []
         self._row_times: list[float] = []
@@ -94,6 +98,8 @@ class Batcher:
             self.uses.append(payload)
         elif tag == "artifact":  # its files are in the blob store already
             self.artifacts.append(payload)
+        elif tag == "alert":
+            self.alerts.append(payload)
 
     def add_row(self, step: int, ts: float, data: dict[Any, Any]) -> None:
         """Hold a history row; rows become columns in bulk (:meth:`_columnize`)."""
@@ -331,10 +337,28 @@ class Batcher:
     def empty(self) -> bool:
         return not (self.points or self.start or self.update or self.config or self.metrics
                     or self.state or self.tracker.dirty or self.artifacts or self.uses
-                    or self._row_data)
+                    or self.alerts or self._row_data)
+
+    def _check_nonfinite(self, now: float) -> None:
+        """One WARN alert per key, the first time it holds NaN or Inf. A column's sum is
+        finite exactly when its values are (or it overflowed: then the scan finds none)."""
+        for key, cols in self._series.items():
+            if not isinstance(key, str) or key in self._nonfinite_keys or not cols[2]:
+                continue
+            if math.isfinite(sum(cols[2])):
+                continue
+            for step, value in zip(cols[0], cols[2]):
+                if not math.isfinite(value):
+                    self._nonfinite_keys.add(key)
+                    what = "NaN" if value != value else ("Inf" if value > 0 else "-Inf")
+                    self.alerts.append(Alert(
+                        title=f"{key} is {what}", level="WARN", at=now, key=key, step=step,
+                        text=f"{key} was {what} at step {step}, for the first time in this run."))
+                    break
 
     def take(self, seq: int, now: float) -> Batch:
-        self.fold_summary()
+        self.fold_summary()  # columnizes the held rows too
+        self._check_nonfinite(now)
         summary, summary_delete = self.tracker.take_changes()
         batch = Batch(
             project=self.project,
@@ -353,8 +377,10 @@ class Batcher:
             blobs=self.blobs,
             artifacts=self.artifacts,
             uses=self.uses,
+            alerts=self.alerts,
             state=self.state,
         )
+        self.alerts = []
         self.blobs = []
         self.artifacts = []
         self.uses = []

@@ -56,6 +56,9 @@ class DisabledRun:
     def use_model(self, *args: Any, **kwargs: Any) -> str:
         raise UsageError("use_model has nothing to download in mode='disabled'.")
 
+    def alert(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
     def flush(self, timeout: float | None = None) -> bool:
         return True
 

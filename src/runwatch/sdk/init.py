@@ -309,6 +309,11 @@ def link_model(path: Any, registered_model_name: str, name: str | None = None,
     return _current("link_model").link_model(path, registered_model_name, name, aliases)
 
 
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+    """``runwatch.alert``: record an alert with the current run (see ``Run.alert``)."""
+    _current("alert").alert(title, text, level=level, wait_duration=wait_duration)
+
+
 def login(*args: Any, **kwargs: Any) -> bool:
     """Accepted for wandb compatibility; local runwatch needs no account."""
     return True

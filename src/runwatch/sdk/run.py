@@ -44,6 +44,7 @@ class Run:
         "_registry", "_tracker", "_dropped_steps", "_exit_state", "_exit_code", "_traceback",
         "_on_finish",
         "_env_thread",
+        "_alerts_sent",
         "config", "summary", "id", "project", "entity", "_name", "_tags", "_notes", "_group",
         "_job_type", "start_time", "resumed", "_reader", "__weakref__",
     )
@@ -72,6 +73,7 @@ class Run:
         self._on_finish: list[Any] = []
         # Captures the environment (git, packages) after init; finish() waits briefly for it.
         self._env_thread: Any = None
+        self._alerts_sent: dict[str, float] = {}
         self.id = run_id
         self.project = project
         self.entity = entity
@@ -237,6 +239,16 @@ class Run:
 
             self._reader = open_store(self._settings.store_url)
         return self._reader
+
+    def alert(self, title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+        """Record an alert (``INFO``, ``WARN`` or ``ERROR``) with the run; the dashboard
+        shows it. The same title again within ``wait_duration`` seconds (default 60) is
+        dropped."""
+        from runwatch.sdk.alerts import make_alert
+
+        found = make_alert(title, text, level, self._alerts_sent, wait_duration)
+        if found is not None:
+            self._queue.extend(("alert", found, None))
 
     def _config_changed(self, changes: dict[str, Any]) -> None:
         self._queue.extend(("config", dict(changes), None))

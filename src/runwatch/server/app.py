@@ -15,7 +15,18 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runwatch import __version__
-from runwatch.server import artifacts, blobs, errors, events, files, media, projects, runs, series
+from runwatch.server import (
+    alerts,
+    artifacts,
+    blobs,
+    errors,
+    events,
+    files,
+    media,
+    projects,
+    runs,
+    series,
+)
 from runwatch.server.serve import is_loopback
 from runwatch.server.state import AppState
 from runwatch.settings import Settings
@@ -88,7 +99,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_middleware(_GZipUnlessLocal)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (projects, runs, series, media, files, blobs, artifacts, events):
+    for module in (projects, runs, series, media, files, blobs, artifacts, alerts, events):
         api.include_router(module.router)
     app.include_router(api)
 

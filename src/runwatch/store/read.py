@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from runwatch import jsonvalue
 from runwatch.records import CRASHED, RUNNING
 from runwatch.store import chunks
-from runwatch.store.schema import history_values, metric_chunks, metric_keys, projects, runs
+from runwatch.store.schema import alerts, history_values, metric_chunks, metric_keys, projects, runs
 
 _HOST = socket.gethostname()
 
@@ -415,3 +415,17 @@ def value_texts(conn: Connection, key_id: int) -> list[tuple[int, str]]:
     return [(int(r.step), r.value) for r in conn.execute(
         sa.select(history_values.c.step, history_values.c.value)
         .where(history_values.c.key_id == key_id).order_by(history_values.c.step))]
+
+
+def list_alerts(conn: Connection, project: str, run_id: str | None = None,
+                limit: int = 1000) -> list[dict[str, Any]]:
+    """A project's (or one run's) alerts, newest first."""
+    q = (sa.select(alerts.c.at, alerts.c.level, alerts.c.title, alerts.c.text, alerts.c.key,
+                   alerts.c.step, runs.c.run_id, runs.c.name)
+         .join(runs, runs.c.pk == alerts.c.run_pk)
+         .join(projects, projects.c.id == runs.c.project_id).where(projects.c.name == project))
+    if run_id is not None:
+        q = q.where(runs.c.run_id == run_id)
+    return [{"at": r.at, "level": r.level, "title": r.title, "text": r.text, "key": r.key,
+             "step": r.step, "run": {"id": r.run_id, "name": r.name}}
+            for r in conn.execute(q.order_by(alerts.c.at.desc(), alerts.c.id.desc()).limit(limit))]

@@ -164,3 +164,17 @@ artifact_usage = Table(
     Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
     Column("used_at", Float, nullable=False),
 )
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_pk", Integer, ForeignKey("runs.pk"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("key", String(MAX_KEY_LENGTH), nullable=True),
+    Column("step", BigInteger, nullable=True),
+)
+Index("ix_alerts_run", alerts.c.run_pk, alerts.c.at)

@@ -23,6 +23,7 @@ from runwatch.store import artifacts, chunks
 from runwatch.store.blobs import BlobStore
 from runwatch.store.schema import (
     CHUNK_POINTS,
+    alerts,
     history_values,
     metric_chunks,
     metric_keys,
@@ -132,6 +133,10 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None,
             raise StoreError("This store has no blob store; cannot keep images or tables.")
         for blob in batch.blobs:
             blobs.put(blob.sha256, blob.data)
+    if batch.alerts:
+        conn.execute(sa.insert(alerts), [
+            {"run_pk": run_pk, "at": a.at, "level": a.level, "title": a.title, "text": a.text,
+             "key": a.key, "step": a.step} for a in batch.alerts])
     for version in batch.artifacts:
         missing = [f.path for f in version.files
                    if f.ref is None and (blobs is None or not blobs.has(f.sha256))]

@@ -63,6 +63,7 @@ export const api = {
     getJSON(`/projects/${seg(project)}/artifacts/${seg(name)}/${seg(version)}`, null, signal),
   lineage: (project, { artifact, run, depth }, signal) =>
     getJSON(`/projects/${seg(project)}/lineage`, { artifact, run, depth }, signal),
+  alerts: (project, run, signal) => getJSON(`/projects/${seg(project)}/alerts`, { run }, signal),
   files: (project, run, signal) => getJSON(`/projects/${seg(project)}/runs/${seg(run)}/files`, null, signal),
   series: (project, { key, runs, x, width, xmin, xmax, after }, signal) =>
     getJSON(`/projects/${seg(project)}/series`,

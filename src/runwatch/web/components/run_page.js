@@ -39,6 +39,22 @@ function RunFiles({ project, runId }) {
     ${data.truncated ? html`<p class="muted">The first ${data.files.length} files are listed.</p>` : null}`;
 }
 
+// run.alert(...) calls and runwatch's own (a metric turned NaN or Inf), newest first.
+function RunAlerts({ project, runId, seq }) {
+  const [alerts, setAlerts] = useState(null);
+  useEffect(() => {
+    const ctl = new AbortController();
+    api.alerts(project, runId, ctl.signal).then((r) => setAlerts(r.alerts)).catch(() => {});
+    return () => ctl.abort();
+  }, [project, runId, seq]);
+  if (!alerts || !alerts.length) return null;
+  return html`<section class="card alerts"><h2>Alerts <span class="muted">${alerts.length}</span></h2>
+    <ul class="alert-list">${alerts.map((a) => html`<li class=${"alert alert-" + a.level.toLowerCase()}>
+      <span class="alert-level">${a.level}</span> <b class="alert-title">${a.title}</b>
+      <span class="muted"> ${formatTime(a.at)}${a.step !== null && a.step !== undefined ? ` · step ${a.step}` : ""}</span>
+      <div class="alert-text">${a.text}</div></li>`)}</ul></section>`;
+}
+
 function command(meta) {
   if (!meta.program) return "";
   return ["python", meta.program, ...(meta.args || [])].join(" ");
@@ -98,6 +114,7 @@ export function RunPage({ project, runId, view, setView }) {
           <b class="run-name">${run.name}</b></nav>
         <${LiveDot} live=${live} />
       </header>
+      <${RunAlerts} project=${project} runId=${run.id} seq=${run.seq} />
       <section class="overview">
         <div class="card">
           <h2>Overview</h2>
