@@ -157,10 +157,13 @@ class Batch(msgspec.Struct, kw_only=True, omit_defaults=True):
     artifacts: list[ArtifactVersion] = []
     uses: list[ArtifactUse] = []
     alerts: list[Alert] = []
+    # System metrics: steps are milliseconds of wall time, apart from the run's steps.
+    system: list[Series] = []
     state: StateChange | None = None
 
     def point_count(self) -> int:
-        return sum(len(s.steps) for s in self.series) + sum(len(v.steps) for v in self.values)
+        return (sum(len(s.steps) for s in self.series) + sum(len(v.steps) for v in self.values)
+                + sum(len(s.steps) for s in self.system))
 
 
 def manifest_digest(files: list[ArtifactFile]) -> str:

@@ -94,6 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
             "A running run on another host whose heartbeat is older than this reads as crashed."),
     Setting("finish_timeout", 60.0, "RUNWATCH_FINISH_TIMEOUT", _parse_float,
             "Longest finish() waits for the store; what is left stays in the spill file, never lost."),
+    Setting("system_interval", 10.0, "RUNWATCH_SYSTEM_INTERVAL", _parse_float,
+            "Seconds between system metric samples (CPU, memory, disk, network, GPUs); 0 turns "
+            "them off."),
     Setting("capture_git", True, "RUNWATCH_CAPTURE_GIT", _parse_bool,
             "Record the git remote, commit, branch and a diff of uncommitted changes (capped at "
             "1 MB) of the working directory, in the background after init."),
@@ -116,6 +119,7 @@ class Settings:
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 120.0
     finish_timeout: float = 60.0
+    system_interval: float = 10.0
     capture_git: bool = True
     capture_packages: bool = False
 

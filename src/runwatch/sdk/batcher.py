@@ -35,6 +35,7 @@ from runwatch.sdk.warn import Warner
 
 MAX_KEY_LENGTH = 512
 _RESERVED = frozenset(("_step", "_runtime", "_timestamp"))
+SYSTEM_PREFIX = "system/"
 _INT64 = (-(2**63), 2**63)
 _NUMBER_TYPES = frozenset((float, int))
 
@@ -75,6 +76,7 @@ class Batcher:
         self.artifacts: list[ArtifactVersion] = []
         self.uses: list[ArtifactUse] = []
         self.alerts: list[Alert] = []
+        self.system: dict[str, tuple[list[int], list[float], list[float]]] = {}
         self._nonfinite_keys: set[str] = set()
         self._sent_blobs: set[str] = set()
         self._row_steps: list[int] = []
@@ -100,6 +102,14 @@ class Batcher:
             self.artifacts.append(payload)
         elif tag == "alert":
             self.alerts.append(payload)
+        elif tag == "system":
+            step, ts, sample = payload
+            for key, value in sample.items():
+                cols = self.system.setdefault(key, ([], [], []))
+                cols[0].append(step)
+                cols[1].append(ts)
+                cols[2].append(value)
+            self.points += len(sample)
 
     def add_row(self, step: int, ts: float, data: dict[Any, Any]) -> None:
         """Hold a history row; rows become columns in bulk (:meth:`_columnize`)."""
@@ -173,6 +183,8 @@ class Batcher:
         problem = None
         if name in _RESERVED:
             problem = "is reserved for runwatch's own columns"
+        elif name.startswith(SYSTEM_PREFIX):
+            problem = f"starts with {SYSTEM_PREFIX!r}, which is kept for runwatch's system metrics"
         elif not name:
             problem = "is empty"
         elif len(name) > MAX_KEY_LENGTH:
@@ -337,7 +349,7 @@ class Batcher:
     def empty(self) -> bool:
         return not (self.points or self.start or self.update or self.config or self.metrics
                     or self.state or self.tracker.dirty or self.artifacts or self.uses
-                    or self.alerts or self._row_data)
+                    or self.alerts or self.system or self._row_data)
 
     def _check_nonfinite(self, now: float) -> None:
         """One WARN alert per key, the first time it holds NaN or Inf. A column's sum is
@@ -378,9 +390,11 @@ class Batcher:
             artifacts=self.artifacts,
             uses=self.uses,
             alerts=self.alerts,
+            system=[Series(k, c[0], c[1], c[2]) for k, c in self.system.items()],
             state=self.state,
         )
         self.alerts = []
+        self.system = {}
         self.blobs = []
         self.artifacts = []
         self.uses = []

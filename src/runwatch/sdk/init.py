@@ -206,6 +206,11 @@ def init(
         _remember_for_resume(run, resume_path)
     hooks.track(run)
     run._on_finish.append(_on_finish)
+    if resolved.system_interval > 0:
+        from runwatch.system.sampler import Sampler
+
+        run._sampler = Sampler(resolved.system_interval, run._system_sample)
+        run._sampler.start()
     if resolved.capture_git or resolved.capture_packages:
         # git and package metadata take subprocesses and disk reads: off the init path.
         run._env_thread = threading.Thread(target=_capture_environment, args=(run, resolved),

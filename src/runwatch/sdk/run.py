@@ -45,6 +45,7 @@ class Run:
         "_on_finish",
         "_env_thread",
         "_alerts_sent",
+        "_sampler",
         "config", "summary", "id", "project", "entity", "_name", "_tags", "_notes", "_group",
         "_job_type", "start_time", "resumed", "_reader", "__weakref__",
     )
@@ -74,6 +75,7 @@ class Run:
         # Captures the environment (git, packages) after init; finish() waits briefly for it.
         self._env_thread: Any = None
         self._alerts_sent: dict[str, float] = {}
+        self._sampler: Any = None
         self.id = run_id
         self.project = project
         self.entity = entity
@@ -250,6 +252,10 @@ class Run:
         if found is not None:
             self._queue.extend(("alert", found, None))
 
+    def _system_sample(self, step_ms: int, ts: float, sample: dict[str, float]) -> None:
+        if self._pending is not _FINISHED:
+            self._queue.extend(("system", (step_ms, ts, sample), None))
+
     def _config_changed(self, changes: dict[str, Any]) -> None:
         self._queue.extend(("config", dict(changes), None))
 
@@ -368,6 +374,8 @@ class Run:
             self._commit()
         if self._env_thread is not None:
             self._env_thread.join(ENV_WAIT)
+        if self._sampler is not None:
+            self._sampler.stop()
         state = self._exit_state
         if exit_code is not None and exit_code != 0 and state is None:
             state = FAILED

@@ -109,6 +109,12 @@ def _rows(steps: np.ndarray, columns: dict[str, KeyColumn], start_time: float,
             yield {k: v for k, v in zip(names, vals) if v is not _MISSING}
 
 
+def _history_keys(conn: Connection, run_pk: int) -> dict[str, read.KeyInfo]:
+    # System metrics are a stream of their own (steps are milliseconds of wall time),
+    # not columns of the run's history, as in wandb.
+    return {k: v for k, v in read.run_keys(conn, run_pk).items() if not k.startswith("system/")}
+
+
 def scan(conn: Connection, run: read.RunRecord, keys: list[str] | None = None,
          min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
     """Every row in step order; with ``keys``, only rows that hold all of them.
@@ -116,7 +122,7 @@ def scan(conn: Connection, run: read.RunRecord, keys: list[str] | None = None,
     Reads a window of about ``SCAN_WINDOW_POINTS`` points at a time so memory stays
     flat however long the run is.
     """
-    infos_by_key = read.run_keys(conn, run.pk)
+    infos_by_key = _history_keys(conn, run.pk)
     if keys is not None:
         keys = [k for k in dict.fromkeys(keys) if k not in RESERVED]
         if any(k not in infos_by_key for k in keys):
@@ -160,7 +166,7 @@ def sample(conn: Connection, run: read.RunRecord, keys: list[str] | None = None,
            samples: int = 500) -> tuple[list[str], list[dict[str, Any]]]:
     """At most ``samples`` rows, the same ones on every call: the first and last
     rows, each key's minimum and maximum, and evenly spaced rows between."""
-    infos_by_key = read.run_keys(conn, run.pk)
+    infos_by_key = _history_keys(conn, run.pk)
     if keys is not None:
         keys = [k for k in dict.fromkeys(keys) if k not in RESERVED]
         if any(k not in infos_by_key for k in keys):

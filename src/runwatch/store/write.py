@@ -155,6 +155,8 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None,
         artifacts.record_use(conn, run_pk, use)
 
     last_step = _write_points(conn, run_pk, batch.series, batch.values)
+    if batch.system:
+        _write_points(conn, run_pk, batch.system, [])  # its steps are not the run's
     if last_step is not None:
         values["last_step"] = sa.case(
             (runs.c.last_step.is_(None), last_step),

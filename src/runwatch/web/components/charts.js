@@ -173,7 +173,9 @@ export function ChartSections({ project, keys, runs, groups, view, onZoom, liveS
   const charted = keys.filter((k) => k.numeric && !k.hidden && match(k.key));
   const byKey = Object.fromEntries(charted.map((k) => [k.key, k]));
   const hidden = keys.filter((k) => k.hidden).length;
-  const axisFor = (k) => view.x || (k.step_metric && known.has(k.step_metric) ? k.step_metric : "_step");
+  // System metrics are sampled on the clock, not at steps: time is their axis.
+  const axisFor = (k) => (k.key.startsWith("system/") ? (view.x && view.x.startsWith("_") && view.x !== "_step" ? view.x : "_runtime")
+    : view.x || (k.step_metric && known.has(k.step_metric) ? k.step_metric : "_step"));
   return html`
     <div class="sections">
       ${charted.length === 0 ? html`<p class="empty">No metrics to chart${view.search ? " match the search" : " yet"}.</p>` : null}
