@@ -20,6 +20,8 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RUNWATCH_DIR", str(d))
     monkeypatch.setenv("RUNWATCH_SILENT", "1")
     monkeypatch.setenv("RUNWATCH_FLUSH_INTERVAL", "0.1")
+    # No system metrics unless a test asks for them: charts and keys stay as logged.
+    monkeypatch.setenv("RUNWATCH_SYSTEM_INTERVAL", "0")
     monkeypatch.delenv("RUNWATCH_MODE", raising=False)
     monkeypatch.delenv("RUNWATCH_STRICT", raising=False)
     yield d

@@ -41,6 +41,16 @@ def _parse_float(name: str, raw: str) -> float:
     return value
 
 
+def _parse_seconds_or_off(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a number of seconds (0 turns it off).") from None
+    if not value >= 0 or value == float("inf"):
+        raise UsageError(f"{name}={raw!r} must be 0 (off) or a number of seconds above 0.")
+    return value
+
+
 def _parse_int(name: str, raw: str) -> int:
     try:
         value = int(raw)
@@ -94,7 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
             "A running run on another host whose heartbeat is older than this reads as crashed."),
     Setting("finish_timeout", 60.0, "RUNWATCH_FINISH_TIMEOUT", _parse_float,
             "Longest finish() waits for the store; what is left stays in the spill file, never lost."),
-    Setting("system_interval", 10.0, "RUNWATCH_SYSTEM_INTERVAL", _parse_float,
+    Setting("system_interval", 10.0, "RUNWATCH_SYSTEM_INTERVAL", _parse_seconds_or_off,
             "Seconds between system metric samples (CPU, memory, disk, network, GPUs); 0 turns "
             "them off."),
     Setting("capture_git", True, "RUNWATCH_CAPTURE_GIT", _parse_bool,
@@ -154,6 +164,8 @@ def resolve(overrides: Mapping[str, Any] | None = None,
             raise UsageError(f"Unknown setting {name!r}; known settings: {', '.join(_BY_NAME)}.")
         if name == "mode":
             value = _parse_mode("mode", str(value))
+        elif name == "system_interval":
+            value = _parse_seconds_or_off(name, str(value))
         values[name] = value
     if not values["dir"]:
         values["dir"] = _default_dir()

@@ -74,7 +74,7 @@ def child_env(store: Path) -> dict[str, str]:
     for name in ("RUNWATCH_MODE", "RUNWATCH_STRICT"):
         env.pop(name, None)
     env.update(RUNWATCH_DIR=str(store), RUNWATCH_SILENT="1", RUNWATCH_FLUSH_INTERVAL="0.1",
-               PYTHONUNBUFFERED="1")
+               RUNWATCH_SYSTEM_INTERVAL="0", PYTHONUNBUFFERED="1")
     return env
 
 
