@@ -36,7 +36,8 @@ def _sniff(path: Path) -> str | None:
     return None
 
 
-def _blob_path(state: AppState, sha: str) -> Path:
+def blob_path(state: AppState, sha: str) -> Path:
+    """The file of blob ``sha``; 404 for anything that is not a stored sha256."""
     if state.store.blobs is None:
         raise ApiError(503, "This store has no blob folder.")
     try:
@@ -90,7 +91,7 @@ def get_blob(sha: str,
              name: str | None = Query(None, max_length=255,
                                       description="Download under this file name."),
              state: AppState = Depends(app_state)) -> FileResponse:
-    path = _blob_path(state, sha)
+    path = blob_path(state, sha)
     if thumb is not None:
         tpath, kind = _thumbnail(state, path, sha, thumb)
         return FileResponse(tpath, media_type=kind, headers=_IMMUTABLE)

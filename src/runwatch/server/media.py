@@ -42,16 +42,21 @@ def media_steps(project: str, key: str = Query(..., min_length=1, max_length=512
     return FastJSON({"key": key, "runs": out, "missing": [i for i in ids if i not in found]})
 
 
+def _key_id(conn: Any, project: str, run_id: str, key: str) -> int | None:
+    """The id of ``key`` in the run (None if it never logged it); 404 for an unknown
+    project or run."""
+    rk = read.key_ids(conn, project, [run_id], [key]).get(run_id)
+    if rk is None:
+        if not read.project_exists(conn, project):
+            raise not_found("project", project, _HINT)
+        raise not_found("run", run_id, f"GET /api/v1/projects/{project}/runs lists them.")
+    return rk.key_ids.get(key)
+
+
 def _value(state: AppState, project: str, run_id: str, key: str,
            step: int | None) -> tuple[int, str]:
     with state.store.read() as conn:
-        found = read.key_ids(conn, project, [run_id], [key])
-        rk = found.get(run_id)
-        if rk is None:
-            if not read.project_exists(conn, project):
-                raise not_found("project", project, _HINT)
-            raise not_found("run", run_id, f"GET /api/v1/projects/{project}/runs lists them.")
-        key_id = rk.key_ids.get(key)
+        key_id = _key_id(conn, project, run_id, key)
         got = None if key_id is None else read.value_at(conn, key_id, step)
     if got is None:
         where = "" if step is None else f" at or before step {step}"
@@ -137,13 +142,7 @@ def media_values(project: str, run_id: str, key: str = Query(..., min_length=1, 
                                     description="At most this many steps, first and last kept."),
                  state: AppState = Depends(app_state)) -> FastJSON:
     with state.store.read() as conn:
-        found = read.key_ids(conn, project, [run_id], [key])
-        rk = found.get(run_id)
-        if rk is None:
-            if not read.project_exists(conn, project):
-                raise not_found("project", project, _HINT)
-            raise not_found("run", run_id, f"GET /api/v1/projects/{project}/runs lists them.")
-        key_id = rk.key_ids.get(key)
+        key_id = _key_id(conn, project, run_id, key)
         rows = [] if key_id is None else read.value_texts(conn, key_id)
     total = len(rows)
     if total > limit:
@@ -161,16 +160,9 @@ def table_blob_page(sha: str, offset: int = Query(0, ge=0),
                     filter: str | None = FILTER,
                     state: AppState = Depends(app_state)) -> FastJSON:
     from runwatch.data.tablefile import TableFile
-    from runwatch.errors import StoreError
+    from runwatch.server.blobs import blob_path
 
-    if state.store.blobs is None:
-        raise ApiError(503, "This store has no blob folder, so its tables cannot be read.")
-    try:
-        path = state.store.blobs.path(sha)
-    except StoreError:
-        raise ApiError(404, f"{sha!r} is not a sha256 hex digest, so it names no table.") from None
-    if not path.is_file():
-        raise ApiError(404, f"No blob {sha} in this store.")
+    path = blob_path(state, sha)
     try:
         tf = TableFile(path)
     except ValueError:
