@@ -128,16 +128,7 @@ def _versions_of(project: str, name: str) -> sa.Select[Any]:
 
 def get_version(conn: Connection, project: str, name: str, alias: str) -> VersionRecord:
     base = _versions_of(project, name)
-    if alias[:1] == "v" and alias[1:].isdigit():
-        version_id = conn.execute(base.where(artifact_versions.c.version == int(alias[1:]))
-                                  ).scalar()
-    else:
-        version_id = conn.execute(
-            sa.select(artifact_aliases.c.version_id)
-            .join(artifacts, artifacts.c.id == artifact_aliases.c.artifact_id)
-            .join(projects, projects.c.id == artifacts.c.project_id)
-            .where(projects.c.name == project, artifacts.c.name == name,
-                   artifact_aliases.c.alias == alias)).scalar()
+    version_id = resolve(conn, project, name, alias)
     if version_id is None:
         known = conn.execute(sa.select(artifacts.c.name).join(
             projects, projects.c.id == artifacts.c.project_id).where(
@@ -158,7 +149,7 @@ def get_version(conn: Connection, project: str, name: str, alias: str) -> Versio
         raise RunNotFoundError(f"Artifact {project}/{name}:{alias} not found (no such "
                                f"artifact); artifacts in {project!r}: "
                                f"{', '.join(sorted(known)) or 'none'}.")
-    return _version(conn, int(version_id))
+    return _version(conn, version_id)
 
 
 def _version(conn: Connection, version_id: int) -> VersionRecord:
@@ -172,10 +163,7 @@ def _version(conn: Connection, version_id: int) -> VersionRecord:
     aliases = conn.execute(sa.select(artifact_aliases.c.alias).where(
         artifact_aliases.c.version_id == version_id).order_by(artifact_aliases.c.alias)
     ).scalars().all()
-    files = [ArtifactFile(path=f.path, sha256=f.sha256, size=f.size, media=f.media, ref=f.ref,
-                          checksum=f.checksum)
-             for f in conn.execute(sa.select(artifact_files).where(
-                 artifact_files.c.version_id == version_id).order_by(artifact_files.c.path))]
+    files = files_of(conn, version_id)
     return VersionRecord(
         id=version_id, project=r.project, name=r.name, type=r.type, version=r.version,
         digest=r.digest, aliases=list(aliases), description=r.description,
