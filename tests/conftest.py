@@ -22,6 +22,9 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RUNWATCH_FLUSH_INTERVAL", "0.1")
     # No system metrics unless a test asks for them: charts and keys stay as logged.
     monkeypatch.setenv("RUNWATCH_SYSTEM_INTERVAL", "0")
+    # Nor console capture: pytest owns the console (tests/integration/test_console.py
+    # turns it on in child processes).
+    monkeypatch.setenv("RUNWATCH_CONSOLE", "off")
     monkeypatch.delenv("RUNWATCH_MODE", raising=False)
     monkeypatch.delenv("RUNWATCH_STRICT", raising=False)
     yield d

@@ -137,6 +137,15 @@ class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
     step: int | None = None
 
 
+class ConsoleLine(msgspec.Struct, array_like=True):
+    """A line of the run's console output: when it started, which stream (1 stdout,
+    2 stderr, 0 both: they shared one channel to keep their order) and its text."""
+
+    at: float
+    stream: int
+    text: str
+
+
 class Batch(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Everything one flush of one run carries, applied in field order."""
 
@@ -159,6 +168,7 @@ class Batch(msgspec.Struct, kw_only=True, omit_defaults=True):
     alerts: list[Alert] = []
     # System metrics: steps are milliseconds of wall time, apart from the run's steps.
     system: list[Series] = []
+    console: list[ConsoleLine] = []
     state: StateChange | None = None
 
     def point_count(self) -> int:

@@ -189,7 +189,8 @@ class Server:
 def child_env(store: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"RUNWATCH_DIR": str(store), "RUNWATCH_SILENT": "1",
-                "RUNWATCH_FLUSH_INTERVAL": "0.1", "RUNWATCH_SYSTEM_INTERVAL": "0"})
+                "RUNWATCH_FLUSH_INTERVAL": "0.1", "RUNWATCH_SYSTEM_INTERVAL": "0",
+                "RUNWATCH_CONSOLE": "off"})
     env.pop("RUNWATCH_MODE", None)
     return env
 

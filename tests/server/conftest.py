@@ -54,6 +54,8 @@ API_ROUTES = {
     "/api/v1/projects/{project}/runs/{run_id}/files",
     "/api/v1/projects/{project}/runs/{run_id}/files/{name}",
     "/api/v1/projects/{project}/alerts",
+    "/api/v1/projects/{project}/runs/{run_id}/console",
+    "/api/v1/projects/{project}/runs/{run_id}/console.txt",
 }
 
 # Seconds a live update may take to reach an open event stream (the target is 2 s).
@@ -74,7 +76,8 @@ def child_env(store: Path) -> dict[str, str]:
     for name in ("RUNWATCH_MODE", "RUNWATCH_STRICT"):
         env.pop(name, None)
     env.update(RUNWATCH_DIR=str(store), RUNWATCH_SILENT="1", RUNWATCH_FLUSH_INTERVAL="0.1",
-               RUNWATCH_SYSTEM_INTERVAL="0", PYTHONUNBUFFERED="1")
+               RUNWATCH_SYSTEM_INTERVAL="0", RUNWATCH_CONSOLE="off",
+               PYTHONUNBUFFERED="1")
     return env
 
 

@@ -9,6 +9,7 @@ from runwatch.server import (
     alerts,
     artifacts,
     blobs,
+    console,
     events,
     files,
     media,
@@ -24,7 +25,8 @@ def test_openapi_lists_every_route_with_its_models(world_api: ApiClient) -> None
     doc = world_api.ok("/api/v1/openapi.json", _AnyJSON)
     assert set(doc["paths"]) == API_ROUTES
     # ... and the routers define no API route the document leaves out.
-    served = {"/api/v1" + r.path for module in (projects, runs, series, media, files, blobs, artifacts, alerts, events)
+    served = {"/api/v1" + r.path for module in (projects, runs, series, media, files, blobs, artifacts, alerts,
+                                            console, events)
               for r in module.router.routes if isinstance(r, APIRoute)}
     assert served == API_ROUTES
     for path, ops in doc["paths"].items():

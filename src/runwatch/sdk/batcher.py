@@ -22,6 +22,7 @@ from runwatch.records import (
     ArtifactVersion,
     Batch,
     Blob,
+    ConsoleLine,
     MetricDef,
     RunStart,
     RunUpdate,
@@ -77,6 +78,7 @@ class Batcher:
         self.uses: list[ArtifactUse] = []
         self.alerts: list[Alert] = []
         self.system: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        self.console: list[ConsoleLine] = []
         self._nonfinite_keys: set[str] = set()
         self._sent_blobs: set[str] = set()
         self._row_steps: list[int] = []
@@ -102,6 +104,8 @@ class Batcher:
             self.artifacts.append(payload)
         elif tag == "alert":
             self.alerts.append(payload)
+        elif tag == "console":
+            self.console.extend(ConsoleLine(at, stream, text) for at, stream, text in payload)
         elif tag == "system":
             step, ts, sample = payload
             for key, value in sample.items():
@@ -349,7 +353,7 @@ class Batcher:
     def empty(self) -> bool:
         return not (self.points or self.start or self.update or self.config or self.metrics
                     or self.state or self.tracker.dirty or self.artifacts or self.uses
-                    or self.alerts or self.system or self._row_data)
+                    or self.alerts or self.system or self.console or self._row_data)
 
     def _check_nonfinite(self, now: float) -> None:
         """One WARN alert per key, the first time it holds NaN or Inf. A column's sum is
@@ -391,8 +395,10 @@ class Batcher:
             uses=self.uses,
             alerts=self.alerts,
             system=[Series(k, c[0], c[1], c[2]) for k, c in self.system.items()],
+            console=self.console,
             state=self.state,
         )
+        self.console = []
         self.alerts = []
         self.system = {}
         self.blobs = []

@@ -222,7 +222,20 @@ def init(
         verb = "resumed" if resuming else "started"
         print(f"runwatch: {verb} run {run.name} ({run_id}) in project {project}; "
               f"store {resolved.dir}", file=sys.stderr)
+    if resolved.console != "off":
+        _capture_console(run, resolved)
     return run
+
+
+def _capture_console(run: Run, resolved: settings_mod.Settings) -> None:
+    from runwatch.system.console import ConsoleCapture
+
+    def warn(message: str) -> None:
+        run._warner.warn("console", message, background=True)
+
+    capture = ConsoleCapture(run._console_lines, resolved.console_max_mb * 1_000_000, warn)
+    if capture.start(resolved.console) != "off":
+        run._console = capture
 
 
 def _lookup(resolved: settings_mod.Settings, project: str, run_id: str) -> Any:

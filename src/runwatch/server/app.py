@@ -19,6 +19,7 @@ from runwatch.server import (
     alerts,
     artifacts,
     blobs,
+    console,
     errors,
     events,
     files,
@@ -99,7 +100,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_middleware(_GZipUnlessLocal)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (projects, runs, series, media, files, blobs, artifacts, alerts, events):
+    for module in (projects, runs, series, media, files, blobs, artifacts, alerts, console,
+                   events):
         api.include_router(module.router)
     app.include_router(api)
 

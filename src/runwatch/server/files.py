@@ -12,9 +12,10 @@ from starlette.responses import Response
 
 from runwatch import jsonvalue
 from runwatch.server.encoding import FastJSON
-from runwatch.server.errors import ApiError, not_found
+from runwatch.server.errors import ApiError
+from runwatch.server.runs import find_run
 from runwatch.server.state import AppState, app_state
-from runwatch.store import read
+from runwatch.store import console, read
 
 router = APIRouter(tags=["files"])
 
@@ -25,12 +26,7 @@ _EXT = {"png": "png", "jpeg": "jpg", "jpg": "jpg", "gif": "gif", "webp": "webp"}
 
 def _run(state: AppState, project: str, run_id: str) -> read.RunRecord:
     with state.store.read() as conn:
-        r = read.get_run(conn, project, run_id, state.settings.heartbeat_timeout)
-        if r is None:
-            if not read.project_exists(conn, project):
-                raise not_found("project", project, "GET /api/v1/projects lists the projects.")
-            raise not_found("run", run_id, f"GET /api/v1/projects/{project}/runs lists them.")
-    return r
+        return find_run(conn, state, project, run_id)
 
 
 def _blobs_of(key: str, step: int, value: Any) -> list[dict[str, Any]]:
@@ -59,6 +55,9 @@ def list_files(project: str, run_id: str, state: AppState = Depends(app_state)) 
          "url": base + name} for name in _GENERATED]
     truncated = False
     with state.store.read() as conn:
+        if console.count(conn, r.pk):
+            files.append({"path": "output.log", "kind": "text", "sha256": None, "size": None,
+                          "step": None, "url": f"{base[:-len('files/')]}console.txt"})
         keys = read.run_keys(conn, r.pk)
         for key, info in keys.items():
             if not info.values_count:

@@ -205,3 +205,21 @@ class Lineage(BaseModel):
     nodes: list[LineageNode] = Field(description="The root first, then by distance.")
     edges: list[LineageEdge]
     truncated: bool = Field(description="True when nodes beyond the cap (500) were left out.")
+
+
+class ConsoleLineInfo(BaseModel):
+    n: int = Field(description="Line number, from 0, in the run's whole output.")
+    at: float = Field(description="Unix seconds when the line's first character was written.")
+    stream: int = Field(description="1 stdout, 2 stderr, 0 both (they shared one channel to "
+                                    "keep their order on the terminal).")
+    text: str
+
+
+class ConsolePage(BaseModel):
+    project: str
+    run: str
+    total: int = Field(description="Lines the run has.")
+    matched: int = Field(description="Lines matching q and stream (total without them).")
+    lines: list[ConsoleLineInfo]
+    more: bool = Field(description="More matching lines lie beyond this page: earlier ones "
+                                   "(the default tail, before=) or later ones (after=).")

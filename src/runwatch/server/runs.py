@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query
 
 from runwatch.server import models, views
@@ -13,6 +15,17 @@ from runwatch.store import read
 router = APIRouter(tags=["runs"])
 
 _HINT = "GET /api/v1/projects lists the projects."
+
+
+def find_run(conn: Any, state: AppState, project: str, run_id: str) -> read.RunRecord:
+    """The run, or the 404 that says whether the project or the run is missing."""
+    r = read.get_run(conn, project, run_id, state.settings.heartbeat_timeout)
+    if r is None:
+        if not read.project_exists(conn, project):
+            raise not_found("project", project, _HINT)
+        raise not_found("run", run_id,
+                        f"GET /api/v1/projects/{project}/runs lists the runs of {project!r}.")
+    return r
 
 
 def split_ids(text: str | None) -> list[str] | None:
@@ -37,12 +50,7 @@ def list_runs(project: str, state: AppState = Depends(app_state)) -> FastJSON:
             summary="One run with its metadata and keys")
 def get_run(project: str, run_id: str, state: AppState = Depends(app_state)) -> FastJSON:
     with state.store.read() as conn:
-        r = read.get_run(conn, project, run_id, state.settings.heartbeat_timeout)
-        if r is None:
-            if not read.project_exists(conn, project):
-                raise not_found("project", project, _HINT)
-            raise not_found("run", run_id,
-                            f"GET /api/v1/projects/{project}/runs lists the runs of {project!r}.")
+        r = find_run(conn, state, project, run_id)
         keys = read.project_keys(conn, project, [run_id])
     return FastJSON(views.run_detail(r, keys))
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from runwatch.errors import StoreError
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 BUSY_TIMEOUT_MS = 120_000
 WRITE_OPTION = "runwatch_write"
 

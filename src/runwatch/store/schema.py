@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -178,3 +179,15 @@ alerts = Table(
     Column("step", BigInteger, nullable=True),
 )
 Index("ix_alerts_run", alerts.c.run_pk, alerts.c.at)
+
+# The run's console output, a row per line (line_no counts from 0 per run, across
+# resumes). stream: 1 stdout, 2 stderr, 0 both (one channel kept them in order).
+console_lines = Table(
+    "console_lines",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("line_no", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", Float, nullable=False),
+    Column("stream", SmallInteger, nullable=False),
+    Column("text", Text, nullable=False),
+)

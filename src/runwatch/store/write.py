@@ -18,12 +18,13 @@ from sqlalchemy.engine import Connection
 
 from runwatch import jsonvalue
 from runwatch.errors import SeqGapError, StoreError
-from runwatch.records import RUNNING, Batch, MetricDef, Series, ValueSeries
+from runwatch.records import RUNNING, Batch, ConsoleLine, MetricDef, Series, ValueSeries
 from runwatch.store import artifacts, chunks
 from runwatch.store.blobs import BlobStore
 from runwatch.store.schema import (
     CHUNK_POINTS,
     alerts,
+    console_lines,
     history_values,
     metric_chunks,
     metric_keys,
@@ -137,6 +138,8 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None,
         conn.execute(sa.insert(alerts), [
             {"run_pk": run_pk, "at": a.at, "level": a.level, "title": a.title, "text": a.text,
              "key": a.key, "step": a.step} for a in batch.alerts])
+    if batch.console:
+        _write_console(conn, run_pk, batch.console)
     for version in batch.artifacts:
         missing = [f.path for f in version.files
                    if f.ref is None and (blobs is None or not blobs.has(f.sha256))]
@@ -201,6 +204,18 @@ def _create_run(conn: Connection, batch: Batch) -> tuple[int, int]:
     if pk is None or pk[0] is None:
         raise StoreError(f"Could not create run {batch.project}/{batch.run_id}.")
     return int(pk[0]), project_id
+
+
+def _write_console(conn: Connection, run_pk: int, lines: list[ConsoleLine]) -> None:
+    """Number the lines on from the run's last one (a resumed run goes on counting)."""
+    last = conn.execute(sa.select(sa.func.max(console_lines.c.line_no))
+                        .where(console_lines.c.run_pk == run_pk)).scalar()
+    first = 0 if last is None else int(last) + 1
+    conn.execute(sa.insert(console_lines), [
+        # PostgreSQL text cannot hold NUL; a remote client's lines are not assembled here.
+        {"run_pk": run_pk, "line_no": first + i, "at": line.at, "stream": line.stream,
+         "text": line.text.replace("\x00", "") if "\x00" in line.text else line.text}
+        for i, line in enumerate(lines)])
 
 
 def _merge_json(current: str, changes: dict[str, str], deletes: list[str]) -> str:

@@ -64,11 +64,20 @@ export const api = {
   lineage: (project, { artifact, run, depth }, signal) =>
     getJSON(`/projects/${seg(project)}/lineage`, { artifact, run, depth }, signal),
   alerts: (project, run, signal) => getJSON(`/projects/${seg(project)}/alerts`, { run }, signal),
+  // A page of a run's console lines: the last ones, or after/before a line number; q searches.
+  console: (project, run, { after, before, limit, q }, signal) =>
+    getJSON(`/projects/${seg(project)}/runs/${seg(run)}/console`, { after, before, limit, q }, signal)
+      .then((d) => ({ ...d, q: q || "" })),
   files: (project, run, signal) => getJSON(`/projects/${seg(project)}/runs/${seg(run)}/files`, null, signal),
   series: (project, { key, runs, x, width, xmin, xmax, after }, signal) =>
     getJSON(`/projects/${seg(project)}/series`,
       { key, runs: runs.join(","), x, width, xmin, xmax, after }, signal),
 };
+
+// The run's whole console output as a file (wandb's output.log).
+export function consoleTextUrl(project, run) {
+  return `${BASE}/projects/${seg(project)}/runs/${seg(run)}/console.txt?download=true`;
+}
 
 // Where a stored file (an image, a checkpoint) is served; thumb: longest side in pixels.
 export function blobUrl(sha, { thumb, name } = {}) {

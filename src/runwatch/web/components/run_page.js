@@ -8,6 +8,7 @@ import { Link, LiveDot, StateBadge, Tags } from "./common.js";
 import { ChartSections } from "./charts.js";
 import { MediaSections } from "./media.js";
 import { RunArtifacts, formatBytes } from "./artifacts.js";
+import { ConsoleLog } from "./console_log.js";
 import { ChartOptions } from "./controls.js";
 import { useProjectRuns, prepareRun } from "./live.js";
 import { flatten, formatDuration, formatTime, formatValue, runDuration } from "../lib/format.js";
@@ -141,7 +142,7 @@ export function RunPage({ project, runId, view, setView }) {
             groups=${null} view=${view} onZoom=${(z) => setView({ zoom: z })} liveSteps=${liveSteps} />`
           : html`<p class="muted">No system metrics recorded for this run.</p>`}
       </section>
-      <section class="card logs"><h2>Console log</h2><p class="muted">No console output recorded for this run.</p></section>
+      <${ConsoleLog} project=${project} runId=${run.id} seq=${run.seq} />
       <section class="card files"><h2>Files</h2><${RunFiles} project=${project} runId=${run.id} /></section>
       <section class="card artifacts"><h2>Artifacts</h2><${RunArtifacts} project=${project} runId=${run.id} /></section>
     </main>`;
