@@ -74,6 +74,37 @@ def _parse_str(name: str, raw: str) -> str:
     return raw
 
 
+CONSOLE_MODES = ("auto", "redirect", "wrap", "off")
+
+
+def _parse_console(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    value = {"wrap_raw": "wrap", "wrap_emu": "wrap", "0": "off", "false": "off"}.get(value, value)
+    if value not in CONSOLE_MODES:
+        raise UsageError(f"{name}={raw!r} is not a console mode; use one of "
+                         f"{', '.join(CONSOLE_MODES)}.")
+    return value
+
+
+def _parse_webhook(name: str, raw: str) -> str | None:
+    """An http:// or https:// URL with a host; empty turns the webhook off."""
+    from urllib.parse import urlsplit
+
+    value = raw.strip()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        ok = False
+    if not ok or any(c.isspace() for c in value):
+        raise UsageError(f"{name}={raw!r} is not an http:// or https:// URL "
+                         "(an empty value turns the alert webhook off).")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
@@ -112,6 +143,15 @@ SETTINGS: tuple[Setting, ...] = (
             "1 MB) of the working directory, in the background after init."),
     Setting("capture_packages", False, "RUNWATCH_CAPTURE_PACKAGES", _parse_bool,
             "Also record the installed Python packages (name==version) with the run's metadata."),
+    Setting("console", "auto", "RUNWATCH_CONSOLE", _parse_console,
+            "Capture stdout and stderr: redirect (file descriptors, child processes too), wrap "
+            "(Python's sys.stdout/sys.stderr only), auto (redirect where possible) or off."),
+    Setting("console_max_mb", 100, "RUNWATCH_CONSOLE_MAX_MB", _parse_int,
+            "Console text stored per run (MB); past it a marker line, then only the last 1,000 "
+            "lines at the end of the run. The terminal always shows everything."),
+    Setting("alert_webhook", None, "RUNWATCH_ALERT_WEBHOOK", _parse_webhook,
+            "http(s) URL each alert is POSTed to as Slack-compatible JSON after it is stored, "
+            "retried in the background; never in offline mode. Empty: off."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -132,6 +172,9 @@ class Settings:
     system_interval: float = 10.0
     capture_git: bool = True
     capture_packages: bool = False
+    console: str = "auto"
+    console_max_mb: int = 100
+    alert_webhook: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -166,6 +209,14 @@ def resolve(overrides: Mapping[str, Any] | None = None,
             value = _parse_mode("mode", str(value))
         elif name == "system_interval":
             value = _parse_seconds_or_off(name, str(value))
+        elif name == "console":
+            value = _parse_console(name, str(value))
+        elif name == "console_max_mb":
+            value = _parse_int(name, str(value))
+        elif name == "alert_webhook":
+            if not isinstance(value, str):
+                raise UsageError(f"alert_webhook={value!r} is not an http:// or https:// URL.")
+            value = _parse_webhook(name, value)
         values[name] = value
     if not values["dir"]:
         values["dir"] = _default_dir()

@@ -33,6 +33,8 @@ _time = time.time
 _FINISHED = object()  # stands in for the pending row once the run is finished
 # Seconds finish() waits for the environment capture (git is usually done in ~20 ms).
 ENV_WAIT = 2.0
+# Seconds (at most; never more than finish_timeout) finish() waits for alert webhooks.
+WEBHOOK_WAIT = 5.0
 _LOWER_STEP_WARNINGS = 10
 
 
@@ -45,7 +47,9 @@ class Run:
         "_on_finish",
         "_env_thread",
         "_alerts_sent",
+        "_webhook",
         "_sampler",
+        "_console",
         "config", "summary", "id", "project", "entity", "_name", "_tags", "_notes", "_group",
         "_job_type", "start_time", "resumed", "_reader", "__weakref__",
     )
@@ -76,6 +80,7 @@ class Run:
         self._env_thread: Any = None
         self._alerts_sent: dict[str, float] = {}
         self._sampler: Any = None
+        self._console: Any = None
         self.id = run_id
         self.project = project
         self.entity = entity
@@ -95,6 +100,15 @@ class Run:
             heartbeat_interval=settings.heartbeat_interval,
             memory_limit=settings.memory_limit_mb * 1024 * 1024, first_seq=first_seq,
         )
+        # Alert webhook: a delivery thread only when one is set, never offline.
+        self._webhook: Any = None
+        if settings.alert_webhook and settings.mode != "offline":
+            from runwatch.sdk.webhook import WebhookSender
+
+            self._webhook = WebhookSender(settings.alert_webhook, self._warner, project=project,
+                                          run_id=run_id, run_name=lambda: self._name,
+                                          stats=self._writer.stats)
+            self._writer.on_alerts = self._webhook.send
         self.config = Config(on_change=self._config_changed)
         self.summary = Summary(self._tracker, self._writer)
         self._queue.extend(("start", start, None))
@@ -256,6 +270,9 @@ class Run:
         if self._pending is not _FINISHED:
             self._queue.extend(("system", (step_ms, ts, sample), None))
 
+    def _console_lines(self, lines: list[tuple[float, int, str]]) -> None:
+        self._queue.extend(("console", lines, None))
+
     def _config_changed(self, changes: dict[str, Any]) -> None:
         self._queue.extend(("config", dict(changes), None))
 
@@ -376,6 +393,9 @@ class Run:
             self._env_thread.join(ENV_WAIT)
         if self._sampler is not None:
             self._sampler.stop()
+        if self._console is not None:
+            # Before the final state, so the run's last lines (a traceback) are stored.
+            self._console.stop()
         state = self._exit_state
         if exit_code is not None and exit_code != 0 and state is None:
             state = FAILED
@@ -388,6 +408,8 @@ class Run:
                                                  traceback=self._traceback), None))
         self._pending = _FINISHED
         left = self._writer.close(self._settings.finish_timeout)
+        if self._webhook is not None:
+            self._webhook.close(min(WEBHOOK_WAIT, self._settings.finish_timeout))
         if self._reader is not None:
             self._reader.close()
         for callback in self._on_finish:

@@ -5,7 +5,9 @@ Two daemon threads, so a slow store never stalls batching:
 - the *batcher* wakes every ``flush_interval`` (or when ``log()`` reports a full
   queue), drains the queue into a :class:`Batch` and puts it in the outbox;
 - the *sender* applies outbox batches to the sink in order, retrying failures
-  with backoff. Batches it cannot deliver wait in memory, then on disk.
+  with backoff. Batches it cannot deliver wait in memory, then on disk. Once a
+  batch is written, its alerts go to :attr:`Writer.on_alerts` (the alert webhook,
+  which only queues them), so the store has every alert before anyone is told.
 
 Nothing here raises into the training loop: failures become one warning each
 and a counter in :attr:`Writer.stats`.
@@ -16,10 +18,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from runwatch.errors import SeqGapError
+from runwatch.records import Alert
 from runwatch.sdk.batcher import Batcher
 from runwatch.sdk.outbox import Outbox, replay_orphans
 from runwatch.sdk.sinks import Sink
@@ -45,6 +49,8 @@ class Writer:
         self.stats: Counter[str] = Counter()
         self._seq = first_seq
         self._last_batch_at = 0.0
+        # Called with a written batch's alerts (replayed spill files are not re-announced).
+        self.on_alerts: Callable[[list[Alert]], None] | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._sender_stop = threading.Event()
@@ -166,6 +172,12 @@ class Writer:
             backoff = 0.05
             self.outbox.ack()
             self.stats["batches_written"] += 1
+            if batch.alerts and self.on_alerts is not None:
+                try:
+                    self.on_alerts(batch.alerts)
+                except Exception as exc:  # noqa: BLE001 - the alerts are stored already
+                    self.warner.warn("alert-hook", f"runwatch could not hand alerts to the "
+                                     f"webhook: {exc!r}.", background=True)
             for problem in problems:
                 self.stats["refused_records"] += 1
                 self.warner.warn(f"refused:{problem}", f"runwatch: {problem}", background=True)
