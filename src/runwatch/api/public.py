@@ -319,6 +319,18 @@ class Run:
                              + (f" at step {step}." if step is not None else "."))
         return values[-1]
 
+    def console_logs(self, last: int | None = None) -> list[str]:
+        """The run's console output, a string per line (the last ``last`` lines, or all)."""
+        from runwatch.store import console
+
+        if last is not None and (not isinstance(last, int) or last < 0):
+            raise UsageError(f"last must be a whole number >= 0 or None, got {last!r}.")
+        with self._api.store.read() as conn:
+            if last is not None:
+                lines, _more = console.page(conn, self._record.pk, limit=last) if last else ([], 0)
+                return [line["text"] for line in lines]
+            return [text for texts in console.iter_texts(conn, self._record.pk) for text in texts]
+
     def logged_artifacts(self) -> list[Artifact]:
         """The artifact versions this run logged (its outputs)."""
         return self._artifacts(used=False)

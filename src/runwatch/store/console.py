@@ -56,8 +56,8 @@ def page(conn: Connection, run_pk: int, *, after: int | None = None, before: int
     return [{"n": r.line_no, "at": r.at, "stream": r.stream, "text": r.text} for r in rows], more
 
 
-def iter_text(conn: Connection, run_pk: int, size: int = 5000) -> Iterator[str]:
-    """Every line, in order, with its newline (for ``output.log``)."""
+def iter_texts(conn: Connection, run_pk: int, size: int = 5000) -> Iterator[list[str]]:
+    """Every line's text, in order, a page at a time."""
     c = console_lines.c
     last = -1
     while True:
@@ -66,5 +66,11 @@ def iter_text(conn: Connection, run_pk: int, size: int = 5000) -> Iterator[str]:
                             .order_by(c.line_no).limit(size)).all()
         if not rows:
             return
-        yield "".join(r.text + "\n" for r in rows)
+        yield [r.text for r in rows]
         last = rows[-1].line_no
+
+
+def iter_text(conn: Connection, run_pk: int, size: int = 5000) -> Iterator[str]:
+    """Every line with its newline, a page at a time (for ``output.log``)."""
+    for texts in iter_texts(conn, run_pk, size):
+        yield "".join(t + "\n" for t in texts)

@@ -134,6 +134,7 @@ class ConsoleCapture:
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self._eof = threading.Event()
+        self._idle = True
         self._stopping = False
         self._winch: Any = None
         # wrap mode
@@ -232,10 +233,12 @@ class ConsoleCapture:
         assert copy is not None
         buf = bytearray()
         while True:
+            self._idle = True
             try:
                 data = os.read(copy, 262144)
             except OSError:
                 data = b""
+            self._idle = False
             if not data:
                 break
             buf += data
@@ -358,18 +361,19 @@ class ConsoleCapture:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._reads = []
-        # The forwarder ends once no child process holds the console either.
-        if not self._eof.wait(max(0.0, min(0.5, deadline - time.monotonic()))):
-            quiet = 0
-            while quiet < 3 and time.monotonic() < deadline:
-                try:
-                    quiet = quiet + 1 if self._copy is None or not _unread(self._copy) else 0
-                except OSError:
-                    break
-                time.sleep(0.01)
-        elif self._proc is not None:
+        # The forwarder copies what it read to us at once; wait until that copy is read
+        # too (it ends, with EOF, unless a child process still holds the console).
+        quiet = 0
+        while quiet < 3 and not self._eof.is_set() and time.monotonic() < deadline:
+            try:
+                idle = self._idle and self._copy is not None and not _unread(self._copy)
+            except OSError:
+                break
+            quiet = quiet + 1 if idle else 0
+            self._eof.wait(0.005)
+        if self._eof.is_set() and self._proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(max(0.0, deadline - time.monotonic()))
+                self._proc.wait(max(0.0, min(0.5, deadline - time.monotonic())))
         if self._saved is not None:
             for fd in self._saved:
                 with contextlib.suppress(OSError):
