@@ -206,16 +206,29 @@ def _create_run(conn: Connection, batch: Batch) -> tuple[int, int]:
     return int(pk[0]), project_id
 
 
+_CONSOLE_COLUMNS = ("run_pk", "line_no", "at", "stream", "text")
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
 def _write_console(conn: Connection, run_pk: int, lines: list[ConsoleLine]) -> None:
-    """Number the lines on from the run's last one (a resumed run goes on counting)."""
+    """Number the lines on from the run's last one (a resumed run goes on counting).
+
+    Lines are many and small (a loop may print thousands a second), so they go straight
+    to the driver's executemany as tuples: half the cost of Core's per-row dicts."""
     last = conn.execute(sa.select(sa.func.max(console_lines.c.line_no))
                         .where(console_lines.c.run_pk == run_pk)).scalar()
     first = 0 if last is None else int(last) + 1
-    conn.execute(sa.insert(console_lines), [
-        # PostgreSQL text cannot hold NUL; a remote client's lines are not assembled here.
-        {"run_pk": run_pk, "line_no": first + i, "at": line.at, "stream": line.stream,
-         "text": line.text.replace("\x00", "") if "\x00" in line.text else line.text}
-        for i, line in enumerate(lines)])
+    # PostgreSQL text cannot hold NUL; a remote client's lines were not assembled here.
+    rows = [(run_pk, first + i, line.at, line.stream,
+             line.text.replace("\x00", "") if "\x00" in line.text else line.text)
+            for i, line in enumerate(lines)]
+    mark = _MARKS.get(conn.dialect.paramstyle)
+    if mark is None:
+        conn.execute(sa.insert(console_lines), [dict(zip(_CONSOLE_COLUMNS, row)) for row in rows])
+        return
+    conn.exec_driver_sql(
+        f"INSERT INTO {console_lines.name} ({', '.join(_CONSOLE_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_CONSOLE_COLUMNS))})", rows)
 
 
 def _merge_json(current: str, changes: dict[str, str], deletes: list[str]) -> str:
