@@ -30,7 +30,6 @@ import pty
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +204,9 @@ def _summarize(out: dict[str, Any]) -> dict[str, Any]:
         # medians on a shared machine.
         s["vs_bare_paired_pct"] = c.median([100 * (r[name]["loop_s"] / r["bare"]["loop_s"] - 1)
                                             for r in out["rounds"]])
-        s["lost_lines"] = sum(steps - n for n in s["stored_lines"] if n is not None)
+        s["lost_lines"] = (sum(max(0, steps - n) for n in s["stored_lines"] if n is not None)
+                           + sum(max(0, steps - r[name]["terminal_lines"])
+                                 for r in out["rounds"]))
     summary["bare"]["vs_plain_pct"] = 100 * (bare / base - 1)
     return summary
 

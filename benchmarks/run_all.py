@@ -18,6 +18,7 @@ from typing import Any
 
 import _common as c
 import bench_artifacts
+import bench_console
 import bench_ingest
 import bench_log
 import bench_media
@@ -28,7 +29,8 @@ import bench_startup
 
 SUITES = {"startup": bench_startup, "log": bench_log, "ingest": bench_ingest,
           "read": bench_read, "media": bench_media, "artifacts": bench_artifacts,
-          "server": bench_server, "media_ui": bench_media_ui}
+          "server": bench_server, "media_ui": bench_media_ui,
+          "console": bench_console}
 
 
 def _git_commit() -> str | None:
@@ -193,6 +195,22 @@ FIGURES: list[tuple[str, Figure]] = [
                   lambda r: r["media_ui"]["scrub"]["scrub"]["p95_ms"])),
     ("media_ui", ("image jump to a step not prefetched", "ms", "-", lambda v, r: True, "",
                   lambda r: r["media_ui"]["scrub"]["jump"]["ms"])),
+    # System metrics and console capture (issue 7): a loop of ~1 ms steps printing a line
+    # each (1,000 lines/s) on a pseudo-terminal; medians over rounds, paired per round.
+    ("console", ("capture + system metrics (defaults) vs runwatch without them", "%", "< 1",
+                 lambda v, r: v < 1, "",
+                 lambda r: r["console"]["summary"]["default"]["vs_bare_paired_pct"])),
+    ("console", ("same, system metrics every 1 s", "%", "(< 1)", lambda v, r: v < 1, "",
+                 lambda r: r["console"]["summary"]["stress"]["vs_bare_paired_pct"])),
+    ("console", ("runwatch defaults vs no runwatch (log() of 5 scalars a step too)", "%", "-",
+                 lambda v, r: True, "",
+                 lambda r: r["console"]["summary"]["default"]["vs_plain_pct"])),
+    ("console", ("forwarder process CPU per 1,000 lines", "ms", "-", lambda v, r: True, "",
+                 lambda r: 1e6 * r["console"]["summary"]["default"]["forwarder_cpu_s"]
+                 / r["console"]["sizes"]["steps"])),
+    ("console", ("lines lost (terminal and store)", "", "0", lambda v, r: v == 0, "",
+                 lambda r: r["console"]["summary"]["default"]["lost_lines"]
+                 + r["console"]["summary"]["stress"]["lost_lines"])),
 ]
 
 
