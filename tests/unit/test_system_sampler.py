@@ -61,6 +61,14 @@ def test_real_samples_are_stored_apart_from_the_run_steps(store_dir: Path):
         assert "system/cpu" not in stored.history(pandas=False)[0]
         rss = [r for r in stored.scan_history()]
         assert len(rss) == 10
+        system = stored.history(pandas=False, stream="system")
+        assert len(system) >= 2 and "loss" not in system[0]
+        assert all(r["system/proc.memory.rss_mb"] > 0 for r in system)
+        stamps = [r["_timestamp"] for r in system]
+        assert stamps == sorted(stamps) and run.start_time - 1 <= stamps[0]
+        assert [r["_step"] for r in system] == [int(t * 1000) for t in stamps]
+        with pytest.raises(runwatch.errors.UsageError, match="'gpu'.*default, system"):
+            stored.history(stream="gpu")
     finally:
         api.close()
 

@@ -249,14 +249,15 @@ class Run:
     def history(self, samples: int = 500, keys: list[str] | None = None, x_axis: str = "_step",
                 pandas: bool = True, stream: str = "default") -> Any:
         """At most ``samples`` rows, the same ones every call (first, last, each key's
-        extremes, evenly spaced rows between). With ``keys``, only rows holding all of them."""
-        if stream != "default":
-            raise UsageError(f"stream={stream!r}: only the default stream is stored so far.")
+        extremes, evenly spaced rows between). With ``keys``, only rows holding all of them.
+        ``stream="system"`` gives the system metrics (``system/...``) instead, as in wandb."""
+        if stream not in history.STREAMS:
+            raise UsageError(f"stream={stream!r} is not one of {', '.join(history.STREAMS)}.")
         if samples < 1:
             raise UsageError(f"samples must be at least 1, got {samples}.")
         keys = _check_keys(keys)
         with self._api.store.read() as conn:
-            names, rows = history.sample(conn, self._record, keys, samples)
+            names, rows = history.sample(conn, self._record, keys, samples, stream)
         if not pandas:
             return rows
         import pandas as pd

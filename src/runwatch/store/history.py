@@ -109,10 +109,16 @@ def _rows(steps: np.ndarray, columns: dict[str, KeyColumn], start_time: float,
             yield {k: v for k, v in zip(names, vals) if v is not _MISSING}
 
 
-def _history_keys(conn: Connection, run_pk: int) -> dict[str, read.KeyInfo]:
+STREAMS = ("default", "system")
+
+
+def _history_keys(conn: Connection, run_pk: int,
+                  stream: str = "default") -> dict[str, read.KeyInfo]:
     # System metrics are a stream of their own (steps are milliseconds of wall time),
     # not columns of the run's history, as in wandb.
-    return {k: v for k, v in read.run_keys(conn, run_pk).items() if not k.startswith("system/")}
+    system = stream == "system"
+    return {k: v for k, v in read.run_keys(conn, run_pk).items()
+            if k.startswith("system/") == system}
 
 
 def scan(conn: Connection, run: read.RunRecord, keys: list[str] | None = None,
@@ -163,10 +169,11 @@ def _windows(conn: Connection, infos: list[read.KeyInfo], min_step: int | None,
 
 
 def sample(conn: Connection, run: read.RunRecord, keys: list[str] | None = None,
-           samples: int = 500) -> tuple[list[str], list[dict[str, Any]]]:
+           samples: int = 500, stream: str = "default") -> tuple[list[str], list[dict[str, Any]]]:
     """At most ``samples`` rows, the same ones on every call: the first and last
-    rows, each key's minimum and maximum, and evenly spaced rows between."""
-    infos_by_key = _history_keys(conn, run.pk)
+    rows, each key's minimum and maximum, and evenly spaced rows between. ``stream="system"``
+    samples the system metrics instead (their ``_step`` is milliseconds of wall time)."""
+    infos_by_key = _history_keys(conn, run.pk, stream)
     if keys is not None:
         keys = [k for k in dict.fromkeys(keys) if k not in RESERVED]
         if any(k not in infos_by_key for k in keys):
