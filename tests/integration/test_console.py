@@ -288,3 +288,29 @@ def test_a_child_outliving_the_run_keeps_its_output(store_dir: Path) -> None:
     assert shown[:2] == ["before finish", "after finish"]
     assert shown[2:] == ["orphan 0", "orphan 1", "orphan 2"]
     assert _lines(store_dir, "linger") == ["before finish"]
+
+
+FORKS = r"""
+import os, sys
+import runwatch
+run = runwatch.init(project="console", id=sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    print("in the forked child", flush=True)
+    sys.exit(3)  # its exit must not finish (or fail) the parent's run
+_, status = os.waitpid(pid, 0)
+print("child exit", os.waitstatus_to_exitcode(status))
+run.finish()
+"""
+
+
+def test_a_forked_child_prints_into_the_run_but_does_not_end_it(store_dir: Path) -> None:
+    env = child_env({"RUNWATCH_CONSOLE": "redirect", "RUNWATCH_SILENT": "0"})
+    out = subprocess.run([sys.executable, "-c", FORKS, "forks"], env=env, capture_output=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    said = out.stderr.decode()
+    assert said.count("runwatch: run") == 1 and "forks) finished" in said  # the parent's only
+    assert out.stdout.decode().splitlines() == ["in the forked child", "child exit 3"]
+    assert _lines(store_dir, "forks") == ["in the forked child", "child exit 3"]
+    assert stored_run(store_dir, "console/forks").state == "finished"

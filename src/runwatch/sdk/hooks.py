@@ -43,6 +43,10 @@ def _install() -> None:
         return
     _installed = True
     atexit.register(_at_exit)
+    if hasattr(os, "register_at_fork"):
+        # A forked child has none of the run's threads (writer, console reader): the run
+        # is the parent's to finish, not the child's at its exit.
+        os.register_at_fork(after_in_child=_active.clear)
     _previous_excepthook = sys.excepthook
     sys.excepthook = _excepthook
     sys.exit = _exit
