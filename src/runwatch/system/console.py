@@ -169,7 +169,12 @@ class ConsoleCapture:
         out = _Tee(sys.stdout, lambda text: self._feed_text(STDOUT, text))
         err = _Tee(sys.stderr, lambda text: self._feed_text(STDERR, text))
         self._tees = (out, err)
-        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        # No stream at all (pythonw, some daemons): nothing to tee, and print() must stay
+        # the no-op it is.
+        if sys.stdout is not None:
+            sys.stdout = out  # type: ignore[assignment]
+        if sys.stderr is not None:
+            sys.stderr = err  # type: ignore[assignment]
 
     def _start_redirect(self) -> None:
         for stream in (sys.stdout, sys.stderr):
