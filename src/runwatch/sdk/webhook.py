@@ -192,6 +192,7 @@ class WebhookSender:
 
     def _failed(self, alert: Alert, problem: str) -> None:
         self.stats["alerts_not_delivered"] += 1
+        problem = problem.replace(self.url, self.where)  # an error may quote the whole URL
         self.warner.warn(
             f"webhook-failed:{problem[:60]}",
             f"runwatch could not deliver alert {alert.title!r} to {self.where} ({problem}); "
