@@ -124,15 +124,17 @@ def test_an_alert_is_posted_once_as_slack_json_after_it_is_stored(receiver, stor
     body = req["json"]
     assert set(body) == {"text", "username", "runwatch"}
     assert body["username"] == "runwatch"
-    assert body["text"] == (f"[ERROR] {title} — {text} — run hooks/{run_id} "
-                            "(night <b>run</b>)")
+    # Slack's text escaping: & < > only (so markup cannot become links or mentions).
+    assert body["text"] == (f"[ERROR] &lt;script&gt;alert(1)&lt;/script&gt; — loss &amp; "
+                            f'"accuracy" &lt;img src=x onerror=alert(2)&gt; — run hooks/{run_id} '
+                            "(night &lt;b&gt;run&lt;/b&gt;)")
     info = body["runwatch"]
     assert info["level"] == "ERROR" and info["title"] == title and info["text"] == text
     assert (info["project"], info["run_id"], info["run_name"]) == ("hooks", run_id,
                                                                    "night <b>run</b>")
     assert info["key"] is None and info["step"] is None
     assert abs(info["at"] - time.time()) < 600
-    # Markup travels as JSON string data, verbatim (no HTML escaping either way).
+    # Under "runwatch" markup travels as JSON string data, verbatim.
     assert b"<script>alert(1)</script>" in req["raw"]
     # The store had the alert before the receiver heard of it, and keeps it.
     assert req["stored"] == [title]

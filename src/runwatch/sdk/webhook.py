@@ -54,11 +54,14 @@ def redact_url(url: str) -> str:
 
 def payload(alert: Alert, project: str, run_id: str, run_name: str) -> dict[str, Any]:
     """The JSON body for one alert: Slack's ``text`` and ``username``, and the alert as
-    data under ``runwatch`` for receivers that are not Slack. Strings are passed on as
-    they are (JSON data, never markup runwatch interprets)."""
+    data under ``runwatch`` for receivers that are not Slack (its strings as they are).
+
+    Slack reads ``<...>`` in ``text`` as a link or mention, so ``text`` escapes ``&``,
+    ``<`` and ``>`` the way Slack asks; a user's ``<!channel>`` cannot ping anyone."""
     text = f"[{alert.level}] {alert.title} — {alert.text} — run {project}/{run_id} ({run_name})"
     if alert.step is not None:
         text += f", step {alert.step}"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return {
         "text": text,
         "username": USERNAME,
