@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import StreamingResponse
 
 from runwatch.server import models
-from runwatch.server.encoding import FastJSON
+from runwatch.server.encoding import FastJSON, attachment
 from runwatch.server.errors import ApiError
 from runwatch.server.runs import find_run
 from runwatch.server.state import AppState, app_state
@@ -63,5 +63,5 @@ def console_text(project: str, run_id: str, download: bool = Query(False),
 
     headers = {"X-Content-Type-Options": "nosniff"}
     if download:
-        headers["Content-Disposition"] = f'attachment; filename="{run_id}-output.log"'
+        headers["Content-Disposition"] = attachment(f"{run_id}-output.log")
     return StreamingResponse(body(), media_type="text/plain; charset=utf-8", headers=headers)

@@ -4,6 +4,7 @@ which uPlot draws as a gap; user values keep them tagged (see ``jsonvalue``)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from starlette.responses import Response
@@ -21,3 +22,11 @@ class FastJSON(Response):
 
     def render(self, content: Any) -> bytes:
         return _encode(content)
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` that saves as ``filename`` whatever it holds (run ids may
+    be non-ASCII or hold quotes): an ASCII ``filename`` for old clients and the exact name
+    as RFC 5987 ``filename*``. Headers are latin-1, so the raw name can never go in."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

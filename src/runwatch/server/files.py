@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from runwatch import jsonvalue
-from runwatch.server.encoding import FastJSON
+from runwatch.server.encoding import FastJSON, attachment
 from runwatch.server.errors import ApiError
 from runwatch.server.runs import find_run
 from runwatch.server.state import AppState, app_state
@@ -86,5 +86,5 @@ def generated_file(project: str, run_id: str, name: str,
     body = msgspec.json.format(text.encode(), indent=2)
     headers = {"X-Content-Type-Options": "nosniff"}
     if download:
-        headers["Content-Disposition"] = f'attachment; filename="{run_id}-{name}"'
+        headers["Content-Disposition"] = attachment(f"{run_id}-{name}")
     return Response(body, media_type="application/json", headers=headers)

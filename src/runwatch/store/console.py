@@ -18,11 +18,15 @@ def _pattern(query: str) -> str:
     return f"%{escaped}%"
 
 
-def _where(run_pk: int, query: str | None, stream: int | None) -> list[Any]:
+def _where(conn: Connection, run_pk: int, query: str | None, stream: int | None) -> list[Any]:
     conds: list[Any] = [console_lines.c.run_pk == run_pk]
     if query:
-        # ILIKE on PostgreSQL; lower(...) LIKE lower(...) on SQLite.
-        conds.append(console_lines.c.text.ilike(_pattern(query), escape="\\"))
+        text = console_lines.c.text
+        if conn.dialect.name == "sqlite":
+            # SQLite folds ASCII only; the store registers Python's casefold (engine.py).
+            conds.append(sa.func.casefold(text).like(_pattern(query.casefold()), escape="\\"))
+        else:
+            conds.append(text.ilike(_pattern(query), escape="\\"))
     if stream is not None:
         conds.append(console_lines.c.stream == stream)
     return conds
@@ -31,7 +35,7 @@ def _where(run_pk: int, query: str | None, stream: int | None) -> list[Any]:
 def count(conn: Connection, run_pk: int, query: str | None = None,
           stream: int | None = None) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(console_lines)
-                            .where(*_where(run_pk, query, stream))).scalar_one())
+                            .where(*_where(conn, run_pk, query, stream))).scalar_one())
 
 
 def page(conn: Connection, run_pk: int, *, after: int | None = None, before: int | None = None,
@@ -41,7 +45,7 @@ def page(conn: Connection, run_pk: int, *, after: int | None = None, before: int
     ``before``, or (neither) the last of all; and whether more lie beyond the page's far end
     (earlier lines for ``before`` and the tail, later lines for ``after``)."""
     c = console_lines.c
-    q = sa.select(c.line_no, c.at, c.stream, c.text).where(*_where(run_pk, query, stream))
+    q = sa.select(c.line_no, c.at, c.stream, c.text).where(*_where(conn, run_pk, query, stream))
     if after is not None:
         q = q.where(c.line_no > after).order_by(c.line_no)
     else:

@@ -59,7 +59,7 @@ export function ConsoleLog({ project, runId, seq }) {
     const last = page.lines.length ? page.lines[page.lines.length - 1].n : -1;
     const ctl = new AbortController();
     api.console(project, runId, { q, after: last, limit: 5000 }, ctl.signal).then((d) => {
-      if (!d.lines.length) return;
+      // Even with no new line (none matched the search), the counts move on.
       setPage((cur) => {
         if (!cur || q !== d.q) return cur;
         const seen = cur.lines.length ? cur.lines[cur.lines.length - 1].n : -1;
