@@ -222,6 +222,11 @@ def test_table_pages_sorts_and_draws_image_cells(media_site, page):
     th.click()
     expect(th).to_have_attribute("aria-sort", "ascending")
     expect(shown).to_have_text("1–50 of 120")  # sorting goes back to the first page
+    # The counter moves before the sorted page arrives: wait for the rows themselves.
+    page.wait_for_function("""() => { const cells = [...document.querySelectorAll(
+        'section.media-panel[data-key="preds"] table.logged-table tbody tr td:nth-child(4)')]
+        .map(td => parseFloat(td.textContent));
+        return cells.length === 50 && cells.every((v, k) => k === 0 || cells[k - 1] <= v); }""")
     asc = _scores(p)
     assert asc == sorted(asc) and len(asc) == 50
     th.click()
