@@ -76,3 +76,12 @@ def test_flush_returns_the_unfinished_line() -> None:
     assert a.pending
     assert a.flush(2.0) == [(1.0, " 99%ewline")]  # overwrote "no n"
     assert a.flush(3.0) == []
+
+
+def test_many_lines_in_one_chunk_take_the_fast_path_with_the_same_rules() -> None:
+    a = LineAssembler(max_chars=10)
+    a.feed("par", 1.0)
+    out = a.feed("tial\n" + "y" * 30 + "\npadded   \n\tx\nrest", 2.0)
+    assert out == [(1.0, "partial"), (2.0, "y" * 10 + " [runwatch: line cut at 10 characters]"),
+                   (2.0, "padded"), (2.0, "\tx")]
+    assert a.flush(3.0) == [(2.0, "rest")]

@@ -39,6 +39,7 @@ BOTH, STDOUT, STDERR = 0, 1, 2
 TAIL_LINES = 1000
 _HEADER = struct.Struct("<BdI")
 _DROPPED = 255
+_ACK = 254
 _FORWARDER = Path(__file__).with_name("forwarder.py")
 
 Line = tuple[float, int, str]  # time, stream, text
@@ -134,7 +135,8 @@ class ConsoleCapture:
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self._eof = threading.Event()
-        self._idle = True
+        self._acked = threading.Event()
+        self._control: int | None = None
         self._stopping = False
         self._winch: Any = None
         # wrap mode
@@ -189,19 +191,23 @@ class ConsoleCapture:
                 pairs = {STDOUT: _channel(1), STDERR: _channel(2)}
                 spec_out = {STDOUT: saved[0], STDERR: saved[1]}
             copy_r, copy_w = os.pipe()
+            control_r, control_w = os.pipe()
             spec = {"inputs": {str(r): s for s, (r, _w) in pairs.items()},
-                    "outputs": {str(s): fd for s, fd in spec_out.items()}, "copy": copy_w}
+                    "outputs": {str(s): fd for s, fd in spec_out.items()}, "copy": copy_w,
+                    "control": control_r}
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(_FORWARDER), json.dumps(spec)],
-                pass_fds=(*(r for r, _w in pairs.values()), *saved, copy_w),
+                pass_fds=(*(r for r, _w in pairs.values()), *saved, copy_w, control_r),
                 stdin=subprocess.DEVNULL, start_new_session=True)
         except BaseException:
             for fd in saved:
                 os.close(fd)
             raise
         os.close(copy_w)
+        os.close(control_r)
         self._saved = saved
         self._copy = copy_r
+        self._control = control_w
         self._reads = [r for r, _w in pairs.values()]
         writes = {s: w for s, (_r, w) in pairs.items()}
         os.dup2(writes.get(STDOUT, writes.get(BOTH, -1)), 1)
@@ -238,12 +244,10 @@ class ConsoleCapture:
         assert copy is not None
         buf = bytearray()
         while True:
-            self._idle = True
             try:
                 data = os.read(copy, 262144)
             except OSError:
                 data = b""
-            self._idle = False
             if not data:
                 break
             buf += data
@@ -256,9 +260,11 @@ class ConsoleCapture:
                         break
                     payload = bytes(buf[pos + _HEADER.size:end])
                     pos = end
-                    if not self._storing:
+                    if stream == _ACK:
+                        self._acked.set()
+                    elif not self._storing:
                         continue
-                    if stream == _DROPPED:
+                    elif stream == _DROPPED:
                         lost = struct.unpack("<Q", payload)[0]
                         self._deliver(BOTH, [(at, f"[runwatch: {lost:,} bytes of output were "
                                                   "not stored because the run was not reading "
@@ -366,19 +372,22 @@ class ConsoleCapture:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._reads = []
-        # The forwarder copies what it read to us at once; wait until that copy is read
-        # too (it ends, with EOF, unless a child process still holds the console).
-        quiet = 0
-        while quiet < 3 and not self._eof.is_set() and time.monotonic() < deadline:
-            try:
-                idle = self._idle and self._copy is not None and not _unread(self._copy)
-            except OSError:
-                break
-            quiet = quiet + 1 if idle else 0
-            self._eof.wait(0.005)
-        if self._eof.is_set() and self._proc is not None:
+        # The forwarder holds its copy back a moment: ask for all of it, and wait for its
+        # ACK (it ends with EOF instead unless a child process still holds the console).
+        if self._control is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._control, b"F")
+            while not (self._acked.is_set() or self._eof.is_set()) \
+                    and time.monotonic() < deadline:
+                self._acked.wait(0.01)
+            with contextlib.suppress(OSError):
+                os.close(self._control)  # the forwarder may go once its inputs close
+            self._control = None
+        # Without child processes holding the console the forwarder ends now: reap it.
+        if self._eof.wait(max(0.0, min(0.2, deadline - time.monotonic()))) \
+                and self._proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(max(0.0, min(0.5, deadline - time.monotonic())))
+                self._proc.wait(max(0.0, min(0.2, deadline - time.monotonic())))
         if self._saved is not None:
             for fd in self._saved:
                 with contextlib.suppress(OSError):

@@ -21,6 +21,8 @@ _TOKEN = re.compile(rf"(\r|\x08|{_ESCAPE}|[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x
 # An escape sequence the chunk boundary cut in two: kept for the next chunk.
 _PARTIAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?$")
 _ERASE_LINE = re.compile(r"\x1b\[([012]?)K$")
+# Anything but plain text, tabs and newlines: such a chunk takes the slow path.
+_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class LineAssembler:
@@ -49,6 +51,8 @@ class LineAssembler:
         if partial is not None and len(text) - partial.start() < 256:
             self._carry = text[partial.start():]
             text = text[:partial.start()]
+        if not _SPECIAL.search(text):
+            return self._feed_plain(text, at)
         out: list[tuple[float, str]] = []
         pieces = text.split("\n")
         for i, piece in enumerate(pieces):
@@ -58,6 +62,28 @@ class LineAssembler:
                 self._write(piece)
             if i < len(pieces) - 1:
                 out.append((self._started if self._started is not None else at, self._finish()))
+        return out
+
+    def _feed_plain(self, text: str, at: float) -> list[tuple[float, str]]:
+        """Plain lines (most output): whole lines are taken as they are, in C-speed splits."""
+        pieces = text.split("\n")
+        first, last = pieces[0], pieces[-1]
+        if first:
+            if self._started is None:
+                self._started = at
+            self._write(first)
+        if len(pieces) == 1:
+            return []
+        out = [(self._started if self._started is not None else at, self._finish())]
+        limit = self.max_chars
+        for piece in pieces[1:-1]:
+            if len(piece) > limit:
+                out.append((at, piece[:limit].rstrip() + CUT_MARKER.format(n=limit)))
+            else:
+                out.append((at, piece.rstrip()))
+        if last:
+            self._started = at
+            self._write(last)
         return out
 
     def flush(self, at: float) -> list[tuple[float, str]]:
