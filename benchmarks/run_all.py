@@ -19,6 +19,7 @@ from typing import Any
 import _common as c
 import bench_artifacts
 import bench_console
+import bench_demo
 import bench_ingest
 import bench_log
 import bench_media
@@ -30,7 +31,7 @@ import bench_startup
 SUITES = {"startup": bench_startup, "log": bench_log, "ingest": bench_ingest,
           "read": bench_read, "media": bench_media, "artifacts": bench_artifacts,
           "server": bench_server, "media_ui": bench_media_ui,
-          "console": bench_console}
+          "console": bench_console, "demo": bench_demo}
 
 
 def _git_commit() -> str | None:
@@ -208,6 +209,14 @@ FIGURES: list[tuple[str, Figure]] = [
     ("console", ("forwarder process CPU per 1,000 lines", "ms", "-", lambda v, r: True, "",
                  lambda r: 1e6 * r["console"]["summary"]["default"]["forwarder_cpu_s"]
                  / r["console"]["sizes"]["steps"])),
+    # runwatch demo (issue 8): examples/mnist with its defaults, on the CPU.
+    ("demo", ("whole demo, defaults (train, 2 runs, reload check)", "min", "< 5",
+              lambda v, r: v < 5, "", lambda r: r["demo"]["summary"]["online"]["wall_s"] / 60)),
+    ("demo", ("validation accuracy, 1,000 held-out digits", "%", "> 90", lambda v, r: v > 90,
+              "", lambda r: 100 * r["demo"]["summary"]["online"]["acc"])),
+    ("demo", ("monitoring cost: training time vs mode=disabled", "%", "< 2",
+              lambda v, r: v < 2, "",
+              lambda r: r["demo"]["summary"]["training_overhead_paired_pct"])),
     ("console", ("lines lost (terminal and store)", "", "0", lambda v, r: v == 0, "",
                  lambda r: r["console"]["summary"]["default"]["lost_lines"]
                  + r["console"]["summary"]["stress"]["lost_lines"])),

@@ -15,7 +15,7 @@ def test_ruff_clean():
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.fail("ruff is not installed; it comes with the test extra: pip install -e '.[test]'")
-    out = subprocess.run([ruff, "check", "src", "tests", "benchmarks"], cwd=ROOT,
+    out = subprocess.run([ruff, "check", "src", "tests", "benchmarks", "examples", "scripts"], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, f"ruff found problems:\n{out.stdout}{out.stderr}"
 

