@@ -13,6 +13,7 @@ fc3 weight histogram) with the console log.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-CLI = [sys.executable, "-c", "from runwatch.cli import main; main()"]
+# The installed command when there is one, so the run's "Command" reads `runwatch demo`.
+CLI = [shutil.which("runwatch")] if shutil.which("runwatch") else [
+    sys.executable, "-c", "from runwatch.cli import main; main()"]
 
 
 def main() -> None:
@@ -54,9 +57,12 @@ def main() -> None:
                 time.sleep(1.5)
                 args.out.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(args.out / "demo.png"))
-                panel = page.locator('section.media-panel[data-key="misclassified"]')
-                panel.scroll_into_view_if_needed()
+                # Panels load when scrolled into view: the table first, then the accuracy
+                # plot at the top, below the sticky chart toolbar.
+                page.locator('section.media-panel[data-key="misclassified"]').scroll_into_view_if_needed()
                 page.wait_for_selector('section.media-panel[data-key="misclassified"] img.cell-image')
+                page.locator('section.media-panel[data-key="accuracy_plot"]').evaluate(
+                    "e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -110); }")
                 time.sleep(1.5)
                 page.screenshot(path=str(args.out / "demo-media.png"))
                 browser.close()
