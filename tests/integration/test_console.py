@@ -314,3 +314,24 @@ def test_a_forked_child_prints_into_the_run_but_does_not_end_it(store_dir: Path)
     assert out.stdout.decode().splitlines() == ["in the forked child", "child exit 3"]
     assert _lines(store_dir, "forks") == ["in the forked child", "child exit 3"]
     assert stored_run(store_dir, "console/forks").state == "finished"
+
+
+NO_FORWARDER = r"""
+import os, sys, warnings
+import runwatch
+sys.executable = "/nonexistent/python"  # the forwarder cannot start
+warnings.simplefilter("always")
+run = runwatch.init(project="console", id=sys.argv[1])
+print("python still captured")
+os.write(1, b"fd output not captured\n")
+run.finish()
+"""
+
+
+def test_without_a_forwarder_it_falls_back_to_wrap_and_says_so(store_dir: Path) -> None:
+    out = _run(NO_FORWARDER, "nofwd", "redirect", capture_output=True)
+    assert out.returncode == 0, out.stderr
+    assert b"could not redirect the console" in out.stderr and b"console='wrap'" in out.stderr
+    assert out.stdout.decode().splitlines()[:2] == ["python still captured",
+                                                     "fd output not captured"]
+    assert _lines(store_dir, "nofwd") == ["python still captured"]

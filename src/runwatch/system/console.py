@@ -183,6 +183,7 @@ class ConsoleCapture:
             with contextlib.suppress(Exception):
                 stream.flush()
         saved = (os.dup(1), os.dup(2))
+        opened: list[int] = list(saved)  # closed again if the forwarder cannot start
         try:
             if _same_file(1, 2):
                 pairs = {BOTH: _channel(1)}
@@ -190,8 +191,11 @@ class ConsoleCapture:
             else:
                 pairs = {STDOUT: _channel(1), STDERR: _channel(2)}
                 spec_out = {STDOUT: saved[0], STDERR: saved[1]}
+            opened += [fd for pair in pairs.values() for fd in pair]
             copy_r, copy_w = os.pipe()
+            opened += [copy_r, copy_w]
             control_r, control_w = os.pipe()
+            opened += [control_r, control_w]
             spec = {"inputs": {str(r): s for s, (r, _w) in pairs.items()},
                     "outputs": {str(s): fd for s, fd in spec_out.items()}, "copy": copy_w,
                     "control": control_r}
@@ -200,8 +204,9 @@ class ConsoleCapture:
                 pass_fds=(*(r for r, _w in pairs.values()), *saved, copy_w, control_r),
                 stdin=subprocess.DEVNULL, start_new_session=True)
         except BaseException:
-            for fd in saved:
-                os.close(fd)
+            for fd in opened:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             raise
         os.close(copy_w)
         os.close(control_r)
