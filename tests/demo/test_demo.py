@@ -174,3 +174,21 @@ def test_bad_options_are_refused_clearly(tmp_path: Path) -> None:
         out = subprocess.run(cli + ["--device", "cuda", "--limit", "10"], capture_output=True,
                              text=True, timeout=120)
         assert out.returncode == 1 and "PyTorch sees no CUDA GPU" in out.stderr
+
+
+def test_a_taken_port_is_refused_before_any_training(tmp_path: Path) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-c", "from runwatch.cli import main; main()", "demo", "--port",
+             str(port), "--dir", str(tmp_path / "store")],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        taken.close()
+    assert out.returncode == 1 and f"127.0.0.1:{port}" in out.stderr and "--port" in out.stderr
+    assert not (tmp_path / "store").exists()  # nothing was trained or logged

@@ -186,6 +186,19 @@ def demo(epochs: int, limit: int | None, device: str, data_dir: str | None, no_s
     the dashboard on the run (examples/mnist)."""
     from runwatch.cli.demo import demo as run_demo
 
+    if not no_serve:
+        # Find out now, not after minutes of training, that the dashboard cannot start.
+        from runwatch.errors import UsageError
+        from runwatch.server.serve import bind, is_loopback
+
+        if not is_loopback(host):
+            raise click.ClickException(f"--host {host}: runwatch serves on loopback only "
+                                       "for now (no API keys yet); use 127.0.0.1.")
+        if port != 0:
+            try:
+                bind(host, port).close()
+            except UsageError as exc:
+                raise click.ClickException(str(exc)) from exc
     result = run_demo(epochs, limit, device, data_dir, store_dir, quiet)
     click.echo(f"runwatch demo: {result['steps']} steps in {result['running_time_s']:.1f} s; "
                f"validation accuracy {result['acc']:.2%} on {result['test_size']:,} held-out "
