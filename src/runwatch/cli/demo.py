@@ -66,14 +66,15 @@ def demo(epochs: int, limit: int | None, device: str, data_dir: str | None,
     if quiet:
         argv.append("--quiet")
     # use_model downloads into ./artifacts, as in wandb: keep that out of the caller's folder.
+    example = find_example()
     previous = Path.cwd()
     os.chdir(work)
     try:
-        return run_example(find_example(), argv)
+        return run_example(example, argv)
     except SystemExit as exc:  # the example's own argument and device errors
         if exc.code not in (0, None):
             raise click.ClickException(str(exc.code)) from None
         raise
     finally:
         os.chdir(previous)
-        sys.path[:] = [p for p in sys.path if p != str(find_example())]
+        sys.path[:] = [p for p in sys.path if p != str(example)]

@@ -33,14 +33,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from runwatch.system import forwarder
+from runwatch.system.forwarder import ACK, DROPPED, HEADER
 from runwatch.system.lines import LineAssembler
 
 BOTH, STDOUT, STDERR = 0, 1, 2
 TAIL_LINES = 1000
-_HEADER = struct.Struct("<BdI")
-_DROPPED = 255
-_ACK = 254
-_FORWARDER = Path(__file__).with_name("forwarder.py")
+_FORWARDER = Path(forwarder.__file__)
 
 Line = tuple[float, int, str]  # time, stream, text
 
@@ -133,7 +132,6 @@ class ConsoleCapture:
         self._reads: list[int] = []
         self._copy: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._thread: threading.Thread | None = None
         self._eof = threading.Event()
         self._acked = threading.Event()
         self._control: int | None = None
@@ -219,9 +217,7 @@ class ConsoleCapture:
         os.dup2(writes.get(STDERR, writes.get(BOTH, -1)), 2)
         for w in writes.values():
             os.close(w)
-        self._thread = threading.Thread(target=self._read_loop, name="runwatch-console",
-                                        daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._read_loop, name="runwatch-console", daemon=True).start()
         if os.isatty(saved[0]) and threading.current_thread() is threading.main_thread() \
                 and hasattr(signal, "SIGWINCH") \
                 and signal.getsignal(signal.SIGWINCH) in (signal.SIG_DFL, None):
@@ -258,18 +254,18 @@ class ConsoleCapture:
             buf += data
             pos, size = 0, len(buf)
             with self._lock:
-                while size - pos >= _HEADER.size:
-                    stream, at, n = _HEADER.unpack_from(buf, pos)
-                    end = pos + _HEADER.size + n
+                while size - pos >= HEADER.size:
+                    stream, at, n = HEADER.unpack_from(buf, pos)
+                    end = pos + HEADER.size + n
                     if end > size:
                         break
-                    payload = bytes(buf[pos + _HEADER.size:end])
+                    payload = bytes(buf[pos + HEADER.size:end])
                     pos = end
-                    if stream == _ACK:
+                    if stream == ACK:
                         self._acked.set()
                     elif not self._storing:
                         continue
-                    elif stream == _DROPPED:
+                    elif stream == DROPPED:
                         lost = struct.unpack("<Q", payload)[0]
                         self._deliver(BOTH, [(at, f"[runwatch: {lost:,} bytes of output were "
                                                   "not stored because the run was not reading "
