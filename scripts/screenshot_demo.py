@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from screenshots import launch, serving  # noqa: E402
+
 # The installed command when there is one, so the run's "Command" reads `runwatch demo`.
 CLI = [shutil.which("runwatch")] if shutil.which("runwatch") else [
     sys.executable, "-c", "from runwatch.cli import main; main()"]
@@ -42,33 +43,25 @@ def main() -> None:
                         "--quiet", "--dir", str(store)], check=True, cwd=tmp)
         with runwatch.Api(dir=store) as api:
             run_id = next(r.id for r in api.runs("demo") if r.name == "mnist-demo")
-        server = subprocess.Popen([*CLI, "server", "--port", "0", "--dir", str(store)],
-                                  stdout=subprocess.PIPE, text=True)
-        try:
-            url = server.stdout.readline().split(" at ")[1].split()[0]
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                            args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1500, "height": 1000},
-                                        color_scheme="light")
-                page.goto(f"{url}p/demo/r/{run_id}")
-                page.wait_for_selector(".overview-table")
-                page.wait_for_selector(".panel .chart canvas")
-                time.sleep(1.5)
-                args.out.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(args.out / "demo.png"))
-                # Panels load when scrolled into view: the table first, then the accuracy
-                # plot at the top, below the sticky chart toolbar.
-                page.locator('section.media-panel[data-key="misclassified"]').scroll_into_view_if_needed()
-                page.wait_for_selector('section.media-panel[data-key="misclassified"] img.cell-image')
-                page.locator('section.media-panel[data-key="accuracy_plot"]').evaluate(
-                    "e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -110); }")
-                time.sleep(1.5)
-                page.screenshot(path=str(args.out / "demo-media.png"))
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(10)
+        with serving(store) as url, sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1500, "height": 1000},
+                                    color_scheme="light")
+            page.goto(f"{url}p/demo/r/{run_id}")
+            page.wait_for_selector(".overview-table")
+            page.wait_for_selector(".panel .chart canvas")
+            time.sleep(1.5)
+            args.out.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(args.out / "demo.png"))
+            # Panels load when scrolled into view: the table first, then the accuracy
+            # plot at the top, below the sticky chart toolbar.
+            page.locator('section.media-panel[data-key="misclassified"]').scroll_into_view_if_needed()
+            page.wait_for_selector('section.media-panel[data-key="misclassified"] img.cell-image')
+            page.locator('section.media-panel[data-key="accuracy_plot"]').evaluate(
+                "e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -110); }")
+            time.sleep(1.5)
+            page.screenshot(path=str(args.out / "demo-media.png"))
+            browser.close()
     print(f"wrote demo.png and demo-media.png in {args.out}")
 
 

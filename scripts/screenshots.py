@@ -12,6 +12,7 @@ and an artifact's page in Debian's Chromium:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import random
@@ -19,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -99,6 +102,24 @@ def build_media(store: Path) -> None:
     run.finish()
 
 
+@contextlib.contextmanager
+def serving(store: Path) -> Iterator[str]:
+    """``runwatch server`` on a free port for ``store``; yields its URL."""
+    server = subprocess.Popen([sys.executable, "-c", "from runwatch.cli import main; main()",
+                               "server", "--port", "0", "--dir", str(store)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        yield server.stdout.readline().split(" at ")[1].split()[0]
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def launch(playwright: Any) -> Any:
+    """Debian's Chromium, headless, with the flags this machine needs."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
@@ -111,38 +132,29 @@ def main() -> None:
         os.chdir(tmp)
         build(store)
         build_media(store)
-        server = subprocess.Popen([sys.executable, "-c", "from runwatch.cli import main; main()",
-                                  "server", "--port", "0", "--dir", str(store)],
-                                 stdout=subprocess.PIPE, text=True)
-        try:
-            line = server.stdout.readline()
-            url = line.split(" at ")[1].split()[0]
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1500, "height": 900}, color_scheme="light")
-                page.goto(url + "p/mnist-sweep?group=config.lr&smooth=0.6&cols=config.lr,summary.best_val_acc")
-                page.wait_for_selector(".panel .chart canvas")
-                time.sleep(1.5)
-                args.out.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(args.out / "workspace.png"))
-                page.locator("table.runs tr[data-run] a.run-link").first.click()
-                page.wait_for_selector(".overview-table")
-                page.wait_for_selector(".panel .chart canvas")
-                time.sleep(1.5)
-                page.screenshot(path=str(args.out / "run.png"))
-                page.goto(url + "p/mnist-media?runs=" + _run_id(store, "cnn-with-media")
-                          + "&search=examples|predictions|confusion")
-                page.wait_for_selector('section.media-panel[data-kind="table"] img.cell-image')
-                time.sleep(1.5)
-                page.screenshot(path=str(args.out / "tables.png"))
-                page.goto(url + "p/mnist-media/artifacts/mnist-cnn/best")
-                page.wait_for_selector(".lineage [data-node]")
-                time.sleep(1.0)
-                page.screenshot(path=str(args.out / "artifacts.png"))
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(10)
+        with serving(store) as url, sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1500, "height": 900}, color_scheme="light")
+            page.goto(url + "p/mnist-sweep?group=config.lr&smooth=0.6&cols=config.lr,summary.best_val_acc")
+            page.wait_for_selector(".panel .chart canvas")
+            time.sleep(1.5)
+            args.out.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(args.out / "workspace.png"))
+            page.locator("table.runs tr[data-run] a.run-link").first.click()
+            page.wait_for_selector(".overview-table")
+            page.wait_for_selector(".panel .chart canvas")
+            time.sleep(1.5)
+            page.screenshot(path=str(args.out / "run.png"))
+            page.goto(url + "p/mnist-media?runs=" + _run_id(store, "cnn-with-media")
+                      + "&search=examples|predictions|confusion")
+            page.wait_for_selector('section.media-panel[data-kind="table"] img.cell-image')
+            time.sleep(1.5)
+            page.screenshot(path=str(args.out / "tables.png"))
+            page.goto(url + "p/mnist-media/artifacts/mnist-cnn/best")
+            page.wait_for_selector(".lineage [data-node]")
+            time.sleep(1.0)
+            page.screenshot(path=str(args.out / "artifacts.png"))
+            browser.close()
     print(f"wrote workspace.png, run.png, tables.png and artifacts.png in {args.out}")
 
 
