@@ -8,9 +8,12 @@ holds them framed on disk. Applying a batch twice is a no-op.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
+
+from runwatch.errors import UsageError
 
 # States a run can be in, as in wandb.
 RUNNING, FINISHED, FAILED, CRASHED, KILLED = "running", "finished", "failed", "crashed", "killed"
@@ -182,6 +185,33 @@ def manifest_digest(files: list[ArtifactFile]) -> str:
 
     lines = sorted(f"{f.path}\0{f.sha256}\0{f.ref or ''}\0{f.checksum or ''}" for f in files)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+# Commas separate run ids in the dashboard's URLs and the series API (runs=a,b).
+_BAD_ID = re.compile(r"[/\\#?%:,\s\x00]")
+_BAD_PROJECT = re.compile(r"[/\\#?%:\x00]")
+
+
+def check_run_id(run_id: object) -> str:
+    if not isinstance(run_id, str) or not run_id:
+        raise UsageError(f"Run id must be a non-empty string, got {run_id!r}.")
+    if len(run_id) > 64 or _BAD_ID.search(run_id) or run_id in (".", ".."):
+        raise UsageError(
+            f"Run id {run_id!r} is not allowed: use at most 64 characters, none of "
+            "'/ \\ # ? % : ,' or whitespace, and not '.' or '..'."
+        )
+    return run_id
+
+
+def check_project(project: object) -> str:
+    if not isinstance(project, str) or not project.strip():
+        raise UsageError(f"Project must be a non-empty string, got {project!r}.")
+    if len(project) > 128 or _BAD_PROJECT.search(project):
+        raise UsageError(
+            f"Project name {project!r} is not allowed: use at most 128 characters and none of "
+            "'/ \\ # ? % :'. Pass the entity separately: init(entity=..., project=...)."
+        )
+    return project
 
 
 _encoder = msgspec.msgpack.Encoder()

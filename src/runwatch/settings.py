@@ -105,6 +105,43 @@ def _parse_webhook(name: str, raw: str) -> str | None:
     return value
 
 
+def _parse_server_url(name: str, raw: str) -> str | None:
+    value = raw.strip().rstrip("/")
+    if not value:
+        return None
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c.isspace() for c in value):
+        raise UsageError(f"{name}={raw!r} is not an http:// or https:// URL of a runwatch "
+                         "server (for example http://trainbox:8080).")
+    return value
+
+
+def login_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Where `runwatch login` keeps the server URL and key (readable by the user only)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "runwatch" / "login.json"
+
+
+def _saved_login(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    import json
+
+    path = login_file(env)
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"Cannot read the saved login {str(path)!r}: {exc}. Run `runwatch "
+                         "login URL` again, or delete the file.") from None
+    if not isinstance(saved, dict):
+        return None, None
+    url = saved.get("url")
+    key = saved.get("api_key")
+    return (_parse_server_url(str(path), url) if isinstance(url, str) else None,
+            key if isinstance(key, str) and key else None)
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
@@ -118,7 +155,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dir", None, "RUNWATCH_DIR", _parse_str,
             "Folder of the embedded store (runwatch.db) and its blobs. Default: ~/.runwatch."),
     Setting("mode", "online", "RUNWATCH_MODE", _parse_mode,
-            "online (write to the store), offline (same, no server) or disabled (every call a no-op)."),
+            "online (write to the store, or to the server at RUNWATCH_URL), offline (write a spool "
+            "file for `runwatch sync`) or disabled (every call a no-op)."),
+    Setting("url", None, "RUNWATCH_URL", _parse_server_url,
+            "A runwatch server (http(s)://host:port) to send runs to instead of the local store. "
+            "Default: the URL saved by `runwatch login`, else none."),
+    Setting("api_key", None, "RUNWATCH_API_KEY", _parse_str,
+            "API key for the server at RUNWATCH_URL. Default: the key saved by `runwatch login`."),
     Setting("strict", False, "RUNWATCH_STRICT", _parse_bool,
             "Turn runwatch's warnings (bad values, background failures) into exceptions. For tests."),
     Setting("silent", False, "RUNWATCH_SILENT", _parse_bool,
@@ -175,6 +218,8 @@ class Settings:
     console: str = "auto"
     console_max_mb: int = 100
     alert_webhook: str | None = None
+    url: str | None = None
+    api_key: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -213,6 +258,8 @@ def resolve(overrides: Mapping[str, Any] | None = None,
             value = _parse_console(name, str(value))
         elif name == "console_max_mb":
             value = _parse_int(name, str(value))
+        elif name == "url":
+            value = _parse_server_url(name, str(value))
         elif name == "alert_webhook":
             if not isinstance(value, str):
                 raise UsageError(f"alert_webhook={value!r} is not an http:// or https:// URL.")
@@ -220,6 +267,9 @@ def resolve(overrides: Mapping[str, Any] | None = None,
         values[name] = value
     if not values["dir"]:
         values["dir"] = _default_dir()
+    # An explicit RUNWATCH_URL, even empty, says where to log: the saved login is not used.
+    if values["url"] is None and values["api_key"] is None and "RUNWATCH_URL" not in env:
+        values["url"], values["api_key"] = _saved_login(env)
     values["dir"] = str(Path(values["dir"]).expanduser())
     values["flush_interval"] = min(float(values["flush_interval"]), 1.0)
     return Settings(**values)

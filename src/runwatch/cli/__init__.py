@@ -94,24 +94,30 @@ def _print(rows: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...]) 
 
 
 def _serve(store_dir: str | None, host: str, port: int, open_browser: bool,
-           page: str = "") -> None:
-    from runwatch.errors import UsageError
+           page: str = "", **server: Any) -> None:
+    from runwatch.errors import RunwatchError
     from runwatch.server.serve import serve
     from runwatch.settings import resolve
 
     settings = resolve({"dir": store_dir} if store_dir else None)
+    where = server.get("store_url") or settings.dir
 
     def ready(url: str) -> None:
-        click.echo(f"runwatch: serving {settings.dir} at {url}  (Ctrl-C stops)")
+        click.echo(f"runwatch: serving {where} at {url}  (Ctrl-C stops)")
         if page:
             url = url.rstrip("/") + page
             click.echo(f"runwatch: the demo run is at {url}")
         if open_browser:
             _open_browser(url)
 
+    def new_key(key: str) -> None:
+        click.echo("runwatch: this server requires API keys and had none; created the key "
+                   f"'admin' (shown once, keep it):\n\n    {key}\n\nClients: `runwatch login "
+                   "URL` or RUNWATCH_API_KEY. More keys: `runwatch keys create NAME`.")
+
     try:
-        serve(settings, host, port, ready)
-    except UsageError as exc:
+        serve(settings, host, port, ready, on_new_key=new_key, **server)
+    except RunwatchError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a server is meant to stop.
@@ -139,18 +145,10 @@ def _open_browser(url: str) -> None:
 
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True,
-                           help="Address to listen on. Only loopback for now (no API keys yet).")
+                           help="Address to listen on. Any address but loopback requires API "
+                                "keys.")
 port_option = click.option("--port", default=8080, show_default=True, type=int,
                            help="Port to listen on; 0 picks a free one.")
-
-
-@main.command()
-@store_option
-@host_option
-@port_option
-def server(store_dir: str | None, host: str, port: int) -> None:
-    """Serve the dashboard and the JSON API (/api/v1) for the store."""
-    _serve(store_dir, host, port, open_browser=False)
 
 
 @main.command()
@@ -189,11 +187,8 @@ def demo(epochs: int, limit: int | None, device: str, data_dir: str | None, no_s
     if not no_serve:
         # Find out now, not after minutes of training, that the dashboard cannot start.
         from runwatch.errors import UsageError
-        from runwatch.server.serve import bind, is_loopback
+        from runwatch.server.serve import bind
 
-        if not is_loopback(host):
-            raise click.ClickException(f"--host {host}: runwatch serves on loopback only "
-                                       "for now (no API keys yet); use 127.0.0.1.")
         if port != 0:
             try:
                 bind(host, port).close()
@@ -209,3 +204,8 @@ def demo(epochs: int, limit: int | None, device: str, data_dir: str | None, no_s
         return
     _serve(store_dir, host, port, open_browser=not no_browser,
            page=f"/p/{result['project']}/r/{result['run_id']}")
+
+
+from runwatch.cli import remote as _remote  # noqa: E402 - registers its commands on main
+
+_remote.register(main, store_option, host_option, port_option, _serve)

@@ -190,8 +190,9 @@ def init(
         entity=entity, tags=tag_list, notes=notes, group=group, job_type=job_type,
         host=HOST, pid=os.getpid(), resumed=resuming, metadata=meta,
     )
+    sink, spill_dir = _sink(resolved, project, run_id)
     run = Run(
-        resolved, LocalSink(resolved.store_url), project=project, run_id=run_id, start=start,
+        resolved, sink, project=project, run_id=run_id, start=start, spill_dir=spill_dir,
         entity=entity, config=None,
         first_step=(existing.last_step + 1 if resuming and existing.last_step is not None else 0),
         first_seq=existing.last_seq + 1 if resuming else 0,
@@ -220,8 +221,11 @@ def init(
         _set_current(run)
     if not resolved.silent:
         verb = "resumed" if resuming else "started"
-        print(f"runwatch: {verb} run {run.name} ({run_id}) in project {project}; "
-              f"store {resolved.dir}", file=sys.stderr)
+        where = (f"server {resolved.url}" if resolved.mode == "online" and resolved.url else
+                 f"offline spool {sink.path}" if resolved.mode == "offline" else
+                 f"store {resolved.dir}")
+        print(f"runwatch: {verb} run {run.name} ({run_id}) in project {project}; {where}",
+              file=sys.stderr)
     if resolved.console != "off":
         _capture_console(run, resolved)
     return run
@@ -238,7 +242,29 @@ def _capture_console(run: Run, resolved: settings_mod.Settings) -> None:
         run._console = capture
 
 
+def _sink(resolved: settings_mod.Settings, project: str, run_id: str) -> tuple[Any, Path]:
+    """Where the run's batches go, and the folder its spill files wait in (each
+    destination its own, so a replay always reaches the place the batches were for)."""
+    base = Path(resolved.dir)
+    if resolved.mode == "offline":
+        from runwatch.sdk.remote import SpoolSink
+
+        return SpoolSink(base / "offline", project, run_id), base / "offline" / "spill"
+    if resolved.url:
+        from runwatch.sdk.remote import HttpSink, spool_folder
+
+        return (HttpSink(resolved.url, resolved.api_key, base / "blobs"),
+                spool_folder(base, resolved.url))
+    return LocalSink(resolved.store_url), resolved.spill_dir
+
+
 def _lookup(resolved: settings_mod.Settings, project: str, run_id: str) -> Any:
+    if resolved.mode == "offline":
+        return None  # nothing to look in: `runwatch sync` refuses a clash of ids later
+    if resolved.url:
+        from runwatch.sdk.remote import lookup_run
+
+        return lookup_run(resolved.url, resolved.api_key, project, run_id)
     if not resolved.db_path.exists():
         return None
     from runwatch.store import open_store

@@ -57,7 +57,8 @@ class Run:
     def __init__(self, settings: Settings, sink: Sink, *, project: str, run_id: str,
                  start: RunStart, entity: str | None = None, config: Mapping[str, Any] | None = None,
                  first_step: int = 0, first_seq: int = 0,
-                 resumed_summary: dict[str, Any] | None = None) -> None:
+                 resumed_summary: dict[str, Any] | None = None,
+                 spill_dir: Any = None) -> None:
         self._settings = settings
         self._warner = Warner(settings.strict)
         self._queue: deque[Any] = deque()
@@ -95,7 +96,7 @@ class Run:
         batcher = Batcher(project, run_id, self._registry, self._tracker, self._warner)
         self._writer = Writer(
             self._queue, batcher, sink, self._warner,
-            spill_dir=settings.spill_dir, name=f"{run_id}-{first_seq}",
+            spill_dir=spill_dir or settings.spill_dir, name=f"{run_id}-{first_seq}",
             flush_interval=settings.flush_interval,
             heartbeat_interval=settings.heartbeat_interval,
             memory_limit=settings.memory_limit_mb * 1024 * 1024, first_seq=first_seq,
@@ -414,14 +415,24 @@ class Run:
             self._reader.close()
         for callback in self._on_finish:
             callback(self)
+        remote = self._settings.mode == "online" and self._settings.url
         if left is not None:
+            later = ("`runwatch sync` sends it (the next run to this server also does)"
+                     if remote else "it is written the next time runwatch opens this store")
             self._warner.warn("unsent", f"runwatch could not write everything to "
                               f"{self._writer.sink.description} within "
                               f"{self._settings.finish_timeout:g} s. Nothing is lost: the rest is "
-                              f"in {left} and is written the next time runwatch opens this store.")
+                              f"in {left} and {later}.")
         if not (quiet or self._settings.silent):
-            print(f"runwatch: run {self._name} ({self.id}) {state}; {self._step} steps. "
-                  f"View it with `runwatch ui` (store: {self._settings.dir}).", file=sys.stderr)
+            if self._settings.mode == "offline":
+                where = (f"Saved offline in {self._writer.sink.path}; `runwatch sync` uploads "
+                         "it.")
+            elif remote:
+                where = f"See it at {self._settings.url}/p/{self.project}/r/{self.id}"
+            else:
+                where = f"View it with `runwatch ui` (store: {self._settings.dir})."
+            print(f"runwatch: run {self._name} ({self.id}) {state}; {self._step} steps. {where}",
+                  file=sys.stderr)
         self._warner.raise_pending()
 
     def __enter__(self) -> Run:

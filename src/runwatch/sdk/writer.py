@@ -31,6 +31,9 @@ from runwatch.sdk.warn import Warner
 
 # Points in one batch at most, so a batch of Python lists stays a few MB.
 _MAX_POINTS_PER_BATCH = 50_000
+# At close, a sink that has failed every try for this long (a server that is away) is
+# not waited for any longer: its batches go to the spill file at once.
+_STALLED_AFTER = 10.0
 
 
 class Writer:
@@ -49,6 +52,7 @@ class Writer:
         self.stats: Counter[str] = Counter()
         self._seq = first_seq
         self._last_batch_at = 0.0
+        self._failing_since: float | None = None
         # Called with a written batch's alerts (replayed spill files are not re-announced).
         self.on_alerts: Callable[[list[Alert]], None] | None = None
         self._wake = threading.Event()
@@ -152,6 +156,7 @@ class Writer:
             try:
                 problems = self.sink.apply(batch)
             except SeqGapError as exc:
+                self._failing_since = self._failing_since or time.monotonic()
                 self.stats["write_failures"] += 1
                 self.warner.warn("seq-gap", f"runwatch: {exc}", background=True)
                 if self._sender_stop.wait(backoff):
@@ -159,6 +164,7 @@ class Writer:
                 backoff = min(backoff * 2, 2.0)
                 continue
             except Exception as exc:  # noqa: BLE001 - retried; the batch is kept
+                self._failing_since = self._failing_since or time.monotonic()
                 self.stats["write_failures"] += 1
                 self.warner.warn(
                     "store-write",
@@ -170,6 +176,7 @@ class Writer:
                 backoff = min(backoff * 2, 2.0)
                 continue
             backoff = 0.05
+            self._failing_since = None
             self.outbox.ack()
             self.stats["batches_written"] += 1
             if batch.alerts and self.on_alerts is not None:
@@ -204,7 +211,11 @@ class Writer:
         if self._batch_thread.is_alive():
             # Batcher stuck (should not happen): batch what is queued ourselves.
             self.flush_queue()
-        self.outbox.wait_empty(max(deadline - time.monotonic(), 0.0))
+        while not self.outbox.wait_empty(min(max(deadline - time.monotonic(), 0.0), 0.25)):
+            failing = self._failing_since
+            if time.monotonic() >= deadline or (
+                    failing is not None and time.monotonic() - failing > _STALLED_AFTER):
+                break
         self._sender_stop.set()
         self.outbox.wake()
         self._send_thread.join(max(deadline - time.monotonic(), 0.5))

@@ -18,15 +18,18 @@ from runwatch import __version__
 from runwatch.server import (
     alerts,
     artifacts,
+    auth,
     blobs,
     console,
     errors,
     events,
     files,
+    ingest,
     media,
     projects,
     runs,
     series,
+    uploads,
 )
 from runwatch.server.serve import is_loopback
 from runwatch.server.state import AppState
@@ -74,13 +77,16 @@ def _warm_up(state: AppState) -> None:
     ser.round_significant(ser.downsample(xy, 100, 0, 9_999).y, 7).tolist()
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
-    """The API under ``/api/v1`` and the web UI, reading the store ``settings`` names
-    (or ``store``, already open)."""
+def create_app(settings: Settings, store: Store | None = None, *,
+               require_keys: bool = False) -> FastAPI:
+    """The API under ``/api/v1`` and the web UI, over the store ``settings`` names (or
+    ``store``, already open); with ``require_keys`` every API call needs an API key."""
     owned = store is None
     state = AppState(settings=settings,
                      store=store if store is not None else open_store(
                          settings.store_url, Path(settings.dir) / "blobs"))
+    if require_keys:
+        state.keys = auth.KeyCache(state.store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,10 +104,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.runwatch = state
     errors.install(app)
     app.add_middleware(_GZipUnlessLocal)
+    if state.keys is not None:
+        app.add_middleware(auth.RequireKey, cache=state.keys)
 
     api = APIRouter(prefix="/api/v1")
     for module in (projects, runs, series, media, files, blobs, artifacts, alerts, console,
-                   events):
+                   events, ingest, uploads, auth):
         api.include_router(module.router)
     app.include_router(api)
 

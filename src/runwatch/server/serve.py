@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from runwatch.errors import UsageError
@@ -66,25 +68,88 @@ class _Server:
         return Server(config)
 
 
+def open_server_store(settings: Settings, store_url: str | None, blobs: str | None) -> Any:
+    """The store a server serves: ``store_url`` (default: the one in ``settings.dir``) with
+    its blobs in ``blobs`` (a folder or s3:// URL; default: ``blobs/`` in ``settings.dir``).
+    Migrations run here, under a lock, before any worker starts."""
+    from runwatch.store import open_store
+
+    return open_store(store_url or settings.store_url,
+                      blobs or str(Path(settings.dir) / "blobs"))
+
+
+def first_key(store: Any) -> str | None:
+    """A key named ``admin`` when a server that requires keys has none yet (printed once,
+    as Jupyter prints its token), so a fresh server is never locked to everyone."""
+    from runwatch.store import keys
+
+    with store.engine.begin() as conn:
+        if keys.any_active(conn):
+            return None
+        name = "admin"
+        taken = {k.name for k in keys.listing(conn)}
+        n = 1
+        while name in taken:
+            n += 1
+            name = f"admin-{n}"
+        return keys.create(conn, name)
+
+
+def app_from_env() -> Any:
+    """The app of one worker process of ``runwatch server --workers N`` (uvicorn's factory:
+    each worker opens its own connections to the store the parent migrated)."""
+    from runwatch.server.app import create_app
+    from runwatch.settings import resolve
+
+    settings = resolve()
+    store = open_server_store(settings, os.environ.get(_ENV_STORE) or None,
+                              os.environ.get(_ENV_BLOBS) or None)
+    return create_app(settings, store, require_keys=os.environ.get(_ENV_AUTH) == "1")
+
+
+_ENV_STORE, _ENV_BLOBS, _ENV_AUTH = ("RUNWATCH_SERVER_STORE", "RUNWATCH_SERVER_BLOBS",
+                                     "RUNWATCH_SERVER_AUTH")
+
+
 def serve(settings: Settings, host: str, port: int,
-          on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve the store of ``settings`` until interrupted."""
-    if not is_loopback(host):
-        # DESIGN: a host other than loopback requires API keys, which arrive with the
-        # team server; until then the dashboard is reachable only from this machine.
-        raise UsageError(
-            f"Refusing to serve on {host!r}: runwatch has no API keys yet, so anyone who "
-            "can reach that address could read every run. Serve on 127.0.0.1 and reach it "
-            "from elsewhere through an SSH tunnel (ssh -L 8080:127.0.0.1:8080 host).")
+          on_ready: Callable[[str], None] | None = None, *, store_url: str | None = None,
+          blobs: str | None = None, require_keys: bool | None = None, workers: int = 1,
+          on_new_key: Callable[[str], None] | None = None) -> None:
+    """Serve a store until interrupted. Keys are required by default whenever ``host``
+    is not loopback; ``workers`` > 1 runs that many processes on one listening socket."""
     import uvicorn
 
     from runwatch.server.app import create_app
 
+    if require_keys is None:
+        require_keys = not is_loopback(host)
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: a server needs at least 1 worker.")
     sock = bind(host, port)
-    app = create_app(settings)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
+    store = open_server_store(settings, store_url, blobs)
+    try:
+        if require_keys:
+            key = first_key(store)
+            if key is not None and on_new_key is not None:
+                on_new_key(key)
+        if workers == 1:
+            app = create_app(settings, store, require_keys=require_keys)
+            config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
+                                    access_log=False)
+            server = _Server(config, app.state.runwatch.stopping)
+            if on_ready is not None:
+                on_ready(url_of(sock))
+            server.run(sockets=[sock])
+            return
+    finally:
+        store.close()
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ.update({_ENV_STORE: store_url or "", _ENV_BLOBS: blobs or "",
+                       _ENV_AUTH: "1" if require_keys else "0", "RUNWATCH_DIR": settings.dir})
+    config = uvicorn.Config("runwatch.server.serve:app_from_env", factory=True,
+                            workers=workers, log_level="warning", timeout_graceful_shutdown=2,
                             access_log=False)
-    server = _Server(config, app.state.runwatch.stopping)
     if on_ready is not None:
         on_ready(url_of(sock))
-    server.run(sockets=[sock])
+    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()

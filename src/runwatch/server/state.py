@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
@@ -21,6 +22,8 @@ class AppState:
     poll_interval: float = 0.5
     # Set on shutdown so open event streams end instead of holding the server up.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # The API-key cache (server/auth.py) when keys are required; None: no auth.
+    keys: Any = None
 
 
 def app_state(request: Request) -> AppState:

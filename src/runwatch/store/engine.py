@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from runwatch.errors import StoreError
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 BUSY_TIMEOUT_MS = 120_000
 WRITE_OPTION = "runwatch_write"
 

@@ -191,3 +191,17 @@ console_lines = Table(
     Column("stream", SmallInteger, nullable=False),
     Column("text", Text, nullable=False),
 )
+
+# API keys of a team server: only the sha256 of a key is kept (a key is 240 random
+# bits, so a fast hash is as safe as a slow one and costs microseconds per request).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),   # shown in listings, to tell keys apart
+    Column("read_only", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
