@@ -148,11 +148,12 @@ def snap(page: Any, name: str) -> None:
 class Server:
     """``runwatch server --port 0 --dir <store>`` in a subprocess."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, *args: str) -> None:
         self.store = store
         exe = shutil.which("runwatch")
         cmd = ([exe] if exe else [sys.executable, "-c", "from runwatch.cli import main; main()"])
-        self.proc = subprocess.Popen([*cmd, "server", "--port", "0", "--dir", str(store)],
+        self.proc = subprocess.Popen([*cmd, "server", "--port", "0", "--dir", str(store),
+                                      *args],
                                      env=child_env(store), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.output: list[str] = []

@@ -30,6 +30,27 @@ async function getJSON(path, params, signal) {
   }
   if (!res.ok) {
     const err = body && body.error ? body.error : { code: "error", message: `HTTP ${res.status}` };
+    // The server wants an API key: the app shows its sign-in form (app.js).
+    if (res.status === 401) dispatchEvent(new CustomEvent("runwatch:unauthorized", { detail: err.message }));
+    throw new ApiError(res.status, err.code, err.message);
+  }
+  return body;
+}
+
+// Sign the browser in: the server checks the key and keeps it in an HttpOnly cookie, which
+// also reaches images and the event stream. Resolves to {name, read_only}.
+export async function signIn(key) {
+  let res;
+  try {
+    res = await fetch(BASE + "/session", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ key }),
+    });
+  } catch (e) {
+    throw new ApiError(0, "unreachable", "The runwatch server does not answer.");
+  }
+  const body = await res.json().catch(() => null);
+  if (!res.ok) {
+    const err = body && body.error ? body.error : { code: "error", message: `HTTP ${res.status}` };
     throw new ApiError(res.status, err.code, err.message);
   }
   return body;
