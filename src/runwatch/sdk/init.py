@@ -358,8 +358,16 @@ def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -
     _current("alert").alert(title, text, level=level, wait_duration=wait_duration)
 
 
-def login(*args: Any, **kwargs: Any) -> bool:
-    """Accepted for wandb compatibility; local runwatch needs no account."""
+def login(key: str | None = None, host: str | None = None, *args: Any, **kwargs: Any) -> bool:
+    """wandb's ``login``. Logging locally needs no account, so with no arguments this does
+    nothing; ``host`` (a runwatch server's URL) and ``key`` (its API key) make this
+    process's later runs log there, as RUNWATCH_URL and RUNWATCH_API_KEY would."""
+    if host is not None:
+        os.environ["RUNWATCH_URL"] = settings_mod.resolve({"url": host}).url or ""
+    if key is not None:
+        if not isinstance(key, str) or not key.strip():
+            raise UsageError(f"login(key=...) takes an API key string, got {key!r}.")
+        os.environ["RUNWATCH_API_KEY"] = key.strip()
     return True
 
 

@@ -24,6 +24,7 @@ from runwatch.server import (
     errors,
     events,
     files,
+    history,
     ingest,
     media,
     projects,
@@ -109,7 +110,7 @@ def create_app(settings: Settings, store: Store | None = None, *,
 
     api = APIRouter(prefix="/api/v1")
     for module in (projects, runs, series, media, files, blobs, artifacts, alerts, console,
-                   events, ingest, uploads, auth):
+                   events, history, ingest, uploads, auth):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -91,7 +91,9 @@ def _media(text: str | None) -> tuple[str | None, str | None]:
 def _file(f: Any) -> dict[str, Any]:
     kind, table = _media(f.media)
     return {"path": f.path, "sha256": f.sha256 or None, "size": f.size, "ref": f.ref,
-            "checksum": f.checksum, "media": kind, "table_sha256": table}
+            "checksum": f.checksum, "media": kind, "table_sha256": table,
+            # The logged object's description as stored, for clients that rebuild it.
+            "meta": msgspec.Raw(f.media.encode()) if kind is not None else None}
 
 
 @router.get("/projects/{project}/artifacts", response_class=FastJSON,

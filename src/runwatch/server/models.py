@@ -168,6 +168,8 @@ class ArtifactFileInfo(BaseModel):
     media: str | None = Field(description="The kind of a logged object (table, image...).")
     table_sha256: str | None = Field(description="A table's (or a chart's) columnar file: "
                                                  "its pages at GET /api/v1/tables/{sha256}.")
+    meta: dict[str, Any] | None = Field(None, description="A logged object's description "
+                                                          "(what Artifact.get rebuilds it from).")
 
 
 class ArtifactVersionDetail(ArtifactVersionInfo):

@@ -152,4 +152,4 @@ def serve(settings: Settings, host: str, port: int,
                             access_log=False)
     if on_ready is not None:
         on_ready(url_of(sock))
-    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    Multiprocess(config, sockets=[sock]).run()
