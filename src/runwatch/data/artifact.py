@@ -243,6 +243,13 @@ class Artifact:
         return art._bind(store, record)
 
     def wait(self, timeout: float | None = None) -> Artifact:
+        """Wait for the version number of an artifact logged while its server was away."""
+        pending = getattr(self, "_pending", None)
+        if self._record is None and pending is not None:
+            if not pending(timeout):
+                raise UsageError(f"Artifact {self._base_name!r} is still queued for the "
+                                 "server (nothing is lost); its version is not known yet.")
+            self._pending = None
         return self
 
     # -- reading --

@@ -77,14 +77,21 @@ def log_artifact(run: Run, artifact: Any, name: str | None = None, type: str | N
         fresh._entries = dict(artifact._entries)
         fresh._store = artifact._store
         artifact = fresh
-    from runwatch.store.artifacts import artifact_type, find_by_digest
-
     alias_list = _aliases(aliases)
-    _ensure_blobs(run, artifact)
     target = project or run.project
-    store = run._open_reader()
-    with store.read() as conn:
-        existing_type = artifact_type(conn, target, artifact.source_name)
+    server = _server(run)
+    offline = run._settings.mode == "offline"
+    if server is None and not offline:
+        from runwatch.store.artifacts import artifact_type
+
+        _ensure_blobs(run, artifact)
+        store = run._open_reader()
+        with store.read() as conn:
+            existing_type = artifact_type(conn, target, artifact.source_name)
+    else:
+        _check_sendable(run, artifact, server)
+        existing_type = None if server is None else _server_type(server, target,
+                                                                   artifact.source_name)
     if existing_type is not None and existing_type != artifact.type:
         raise UsageError(f"Artifact {target}/{artifact.source_name} is of type "
                          f"{existing_type!r}; this one is {artifact.type!r}. Use another name.")
@@ -94,16 +101,98 @@ def log_artifact(run: Run, artifact: Any, name: str | None = None, type: str | N
         aliases=alias_list, description=artifact.description,
         metadata=jsonvalue.dumps(artifact.metadata), step=run.step)
     run._queue.extend(("artifact", record, None))
+    if offline:
+        # Numbered when `runwatch sync` delivers the run: PENDING until then, as in wandb.
+        return artifact
+    if server is not None:
+        return _bind_from_server(run, server, artifact, target)
     # Wait for the store to number the version, so .version is known on return.
     if not run.flush():
         raise UsageError(f"Artifact {artifact.source_name!r} is queued but the store did not "
                          "take it in time; it will be written, but its version is unknown.")
+    from runwatch.store.artifacts import find_by_digest
+
     with store.read() as conn:
         stored = find_by_digest(conn, target, artifact.source_name, artifact.digest)
     if stored is None:
         raise UsageError(f"Artifact {artifact.source_name!r} was refused by the store; the "
                          "warning above says why.")
     return artifact._bind(store, stored)
+
+
+def _server(run: Run) -> Any:
+    """The run's server as an Api (RUNWATCH_URL), or None for a local or offline run."""
+    settings = run._settings
+    if settings.mode != "online" or not settings.url:
+        return None
+    if run._reader is None:
+        from runwatch.api.remote import RemoteApi
+
+        run._reader = object.__new__(RemoteApi)._setup(settings.url, settings.api_key,
+                                                       settings)
+    return run._reader
+
+
+def _server_type(server: Any, project: str, name: str) -> str | None:
+    from runwatch.errors import RunNotFoundError
+
+    try:
+        return server._json(f"/projects/{_seg(project)}/artifacts/{_seg(name)}")["type"]
+    except RunNotFoundError:
+        return None
+    except UsageError:
+        return None  # the server is away: its store checks the type when the batch lands
+
+
+def _seg(text: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.quote(text, safe="")
+
+
+def _check_sendable(run: Run, artifact: Artifact, server: Any) -> None:
+    """Every file must be in this machine's blob folder (the writer uploads from there)
+    or, for an artifact read from the server, on the server already."""
+    from runwatch.store.blobs import LocalBlobStore
+
+    local = LocalBlobStore(Path(run.dir) / "blobs")
+    staging = artifact._staging
+    for entry in artifact._entries.values():
+        if entry.ref is not None or local.has(entry.sha256):
+            continue
+        if staging is not None and staging.has(entry.sha256):
+            staging.link_into(entry.sha256, local)
+            continue
+        if server is not None and server.store.blobs.has(entry.sha256):
+            continue
+        raise UsageError(f"The content of {entry.path!r} is in no blob store this run can "
+                         "send from; add the file to the artifact again.")
+
+
+def _bind_from_server(run: Run, server: Any, artifact: Artifact, target: str) -> Artifact:
+    """Wait (bounded) for the server to number the version; if it is away, the artifact
+    stays PENDING (``artifact.wait()`` asks again) and training goes on."""
+    name, digest = artifact.source_name, artifact.digest
+
+    def resolve(timeout: float | None) -> bool:
+        if not run._writer.flush(run._settings.finish_timeout if timeout is None else timeout):
+            return False
+        try:
+            found = server.find_version(target, name, digest)
+        except UsageError:
+            return False
+        if found is None:
+            raise UsageError(f"Artifact {name!r} was refused by the server; the warning "
+                             "above says why.")
+        artifact._bind(found._store, found._record)
+        return True
+
+    if not resolve(min(run._settings.finish_timeout, 15.0)):
+        run._warner.warn("artifact-pending", f"runwatch: the server has not taken artifact "
+                         f"{name!r} yet; it is queued (nothing is lost) and its version is "
+                         "unknown until then. artifact.wait() asks again.", background=True)
+        artifact._pending = resolve
+    return artifact
 
 
 def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None,  # noqa: A002
@@ -121,16 +210,27 @@ def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None,  # no
     project = project.rpartition("/")[2] or run.project
     name, alias = parse_ref(ref)
     check_name(name)
-    run.flush()  # a table this run logged a moment ago is usable at once
-    store = run._open_reader()
-    with store.read() as conn:
-        record = get_version(conn, project, name, alias)
+    if run._settings.mode == "offline":
+        raise UsageError(f"use_artifact({artifact_or_name!r}): an offline run reads no store "
+                         "or server. Download the artifact before going offline, or log "
+                         "online.")
+    server = _server(run)
+    if server is not None:
+        run.flush(min(run._settings.finish_timeout, 15.0))
+        found = server.artifact_version(project, name, alias)
+        store, record = found._store, found._record
+    else:
+        run.flush()  # a table this run logged a moment ago is usable at once
+        store = run._open_reader()
+        with store.read() as conn:
+            record = get_version(conn, project, name, alias)
     if type is not None and record.type != type:
         raise UsageError(f"Artifact {artifact_or_name!r} is of type {record.type!r}, "
                          f"not {type!r}.")
     run._queue.extend(("use", ArtifactUse(project=project, name=name, version=record.version,
                                           at=time.time()), None))
-    run.flush()  # so lineage reads (artifact.used_by()) see this use at once
+    if server is None:
+        run.flush()  # so lineage reads (artifact.used_by()) see this use at once
     return Artifact._from_record(store, record)
 
 

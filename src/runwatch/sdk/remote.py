@@ -100,20 +100,54 @@ class HttpSink:
 
     def _upload_files(self, batch: Batch) -> None:
         from runwatch.sdk.upload import upload_blob
-        from runwatch.store.blobs import BlobStore
+        from runwatch.store.blobs import LocalBlobStore
 
-        local = BlobStore(self.blob_dir)
+        local = LocalBlobStore(self.blob_dir)
         for version in batch.artifacts:
             for entry in version.files:
-                if entry.ref is not None or entry.sha256 in self._known_blobs:
+                if entry.ref is not None:
                     continue
-                upload_blob(self._client, local, entry.sha256, entry.size, self.url)
-                self._known_blobs.add(entry.sha256)
+                shas = [(entry.sha256, entry.size)]
+                if entry.media is not None:
+                    # A logged object (a Table) names more blobs: its columnar file, images.
+                    shas += [(sha, None) for sha in _named_blobs(entry.media)]
+                for sha, size in shas:
+                    if sha in self._known_blobs:
+                        continue
+                    if size is None:
+                        path = local.path(sha)
+                        size = path.stat().st_size if path.exists() else 0
+                    upload_blob(self._client, local, sha, size, self.url)
+                    self._known_blobs.add(sha)
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _named_blobs(meta_text: str) -> list[str]:
+    """Every ``sha256`` a logged object's description names (at any depth)."""
+    from runwatch import jsonvalue
+
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            sha = value.get("sha256")
+            if isinstance(sha, str) and len(sha) == 64:
+                found.append(sha)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    try:
+        walk(jsonvalue.loads(meta_text))
+    except ValueError:
+        return []
+    return found
 
 
 def spool_name(project: str, run_id: str) -> str:
