@@ -27,5 +27,9 @@ class SeqGapError(StoreError):
     """A batch arrived ahead of one that was never applied; the sender must resend from the gap."""
 
 
+class RunIdTakenError(StoreError):
+    """A batch starts a run whose id another run (created at another time) already holds."""
+
+
 class RunwatchWarning(UserWarning):
     """Bad input or a background failure that runwatch survived; nothing already logged is lost."""

@@ -3,8 +3,8 @@ with a good one shows the runs, their images included (the cookie reaches <img> 
 
 from __future__ import annotations
 
+import json
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -30,8 +30,8 @@ def guarded(tmp_path_factory: pytest.TempPathFactory):
     Image.fromarray(np.full((16, 16, 3), 200, np.uint8)).save(out, "PNG")
     png = out.getvalue()
     sha = hashlib.sha256(png).hexdigest()
-    meta = ('{"_type": "image", "sha256": "%s", "format": "png", "width": 16, "height": 16, '
-            '"mode": "RGB", "size": %d}' % (sha, len(png)))
+    meta = json.dumps({"_type": "image", "sha256": sha, "format": "png", "width": 16,
+                       "height": 16, "mode": "RGB", "size": len(png)})
     now = time.time()
     store.write(Batch(project=PROJECT, run_id="r1", seq=0, sent_at=now,
                       start=RunStart(name="guarded-run", created_at=now),

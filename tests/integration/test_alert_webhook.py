@@ -273,7 +273,15 @@ def test_offline_runs_and_runs_without_the_setting_start_no_sender(receiver, sto
     online = runwatch.init(project="hooks", settings={"alert_webhook": receiver.url})
     assert len(_webhook_threads()) == before + 1
     online.finish()
-    assert receiver.requests == []  # the online run raised no alert
+    # The offline run's spool, synced into the store: the alert is stored, never sent.
+    from runwatch.sdk import sync
+    from runwatch.sdk.sinks import LocalSink
+
+    sink = LocalSink(f"sqlite:///{store_dir / 'runwatch.db'}")
+    report = sync.sync_files(sync.find_files([store_dir / "offline"]), sink.apply)
+    sink.close()
+    assert report.batches >= 1 and report.files == 1 and not report.failed
+    assert receiver.requests == []  # the online run raised no alert; sync sends none
     assert [a["title"] for a in stored_alerts(store_dir, "hooks", run_id)] == ["offline"]
 
 

@@ -30,7 +30,11 @@ import pytest
 from pydantic import BaseModel
 
 import runwatch
+from runwatch.records import Batch
+from runwatch.sdk.sinks import LocalSink
 from runwatch.server import create_app, models
+from runwatch.store import open_store
+from tests.pg import copy_store, new_store_url
 
 # Every JSON route of the API, as the OpenAPI document must list them.
 API_ROUTES = {
@@ -56,7 +60,15 @@ API_ROUTES = {
     "/api/v1/projects/{project}/alerts",
     "/api/v1/projects/{project}/runs/{run_id}/console",
     "/api/v1/projects/{project}/runs/{run_id}/console.txt",
+    "/api/v1/projects/{project}/runs/{run_id}/history",
+    "/api/v1/batches",
+    "/api/v1/uploads/{sha}",
+    "/api/v1/session",
+    "/api/v1/server",
 }
+# The routes that change something; every other one answers GET only.
+WRITE_ROUTES = {"/api/v1/batches": {"post"}, "/api/v1/uploads/{sha}": {"get", "put"},
+                "/api/v1/session": {"post", "delete"}}
 
 # Seconds a live update may take to reach an open event stream (the target is 2 s).
 LIVE_TIMEOUT = 10.0
@@ -108,8 +120,12 @@ class ApiClient:
     """The real ASGI app over httpx, driven from sync tests on a private event loop in its
     own thread (the main thread may already run one: Playwright's, in the browser suite)."""
 
-    def __init__(self, store: Path) -> None:
-        self.app = create_app(runwatch.settings.resolve({"dir": str(store)}))
+    def __init__(self, store: Path, url: str | None = None) -> None:
+        """The app over the store folder ``store``, or over the database at ``url`` (with
+        the blobs of ``store``)."""
+        settings = runwatch.settings.resolve({"dir": str(store)})
+        opened = None if url is None else open_store(url, Path(store) / "blobs")
+        self.app = create_app(settings, store=opened)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -157,6 +173,67 @@ def client_for() -> Iterator[Callable[[Path], ApiClient]]:
     yield open_
     for c in opened:
         c.close()
+
+
+def api_on(request: pytest.FixtureRequest, backend: str, store: Path) -> ApiClient:
+    """An :class:`ApiClient` over the SDK-logged store folder ``store`` (``backend``
+    "sqlite"), or over a copy of it in a fresh PostgreSQL database ("postgresql")."""
+    if backend == "sqlite":
+        return ApiClient(store)
+    url = new_store_url(request, backend, store)
+    copy_store(f"sqlite:///{store / 'runwatch.db'}", url)
+    return ApiClient(store, url)
+
+
+class Tee:
+    """While open, every batch the SDK in this process applies to its store is applied to
+    the store at ``url`` as well (the same batches in the same order, so the same runs):
+    runs logged with the SDK, written through the store's write path on PostgreSQL.
+    Files are shared: ``url``'s blobs are ``blobs``."""
+
+    def __init__(self, url: str, blobs: Path) -> None:
+        self.url = url
+        self.store = open_store(url, blobs)
+        self.errors: list[str] = []
+        self.batches = 0
+        self._patch = pytest.MonkeyPatch()
+
+    def __enter__(self) -> Tee:
+        original = LocalSink.apply
+
+        def apply(sink: LocalSink, batch: Batch) -> list[str]:
+            problems = original(sink, batch)
+            mine: list[str] = []
+            try:
+                self.store.write(batch, mine)
+                self.batches += 1
+            except Exception as exc:  # reported by __exit__
+                self.errors.append(f"batch {batch.seq} of {batch.run_id}: {exc!r}")
+            if mine != problems:
+                self.errors.append(f"batch {batch.seq} of {batch.run_id}: problems {mine} "
+                                   f"here, {problems} in the SDK's store")
+            return problems
+
+        self._patch.setattr(LocalSink, "apply", apply)
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._patch.undo()
+        self.store.close()
+        if exc_type is None:
+            assert not self.errors, "\n".join(self.errors)
+            assert self.batches, "no batch reached the tee: LocalSink.apply is not the SDK's path"
+
+
+@contextlib.contextmanager
+def tee_for(request: pytest.FixtureRequest, backend: str, store: Path) -> Iterator[Tee | None]:
+    """The SDK logs to the store folder ``store``; on ``backend`` "postgresql" also (a
+    :class:`Tee`) to a fresh database, whose ``url`` then serves the reads."""
+    if backend == "sqlite":
+        yield None
+        return
+    with Tee(new_store_url(request, backend, store), store / "blobs") as tee:
+        yield tee
 
 
 def validate(model: type[BaseModel], data: Any) -> BaseModel:

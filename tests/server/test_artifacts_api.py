@@ -20,7 +20,7 @@ import runwatch
 from runwatch.records import ArtifactFile, ArtifactVersion, Batch, manifest_digest
 from runwatch.server import models
 from runwatch.store import open_store, read
-from tests.server.conftest import ApiClient, assert_error, start_run, validate
+from tests.server.conftest import ApiClient, assert_error, start_run, tee_for, validate
 
 SCRIPT = "<script>alert(1)</script>"
 MARKUP = "<img src=x onerror=alert(1)>"  # no '/' or ':': a valid alias and artifact type
@@ -46,6 +46,7 @@ class Lab:
     evaluate: str
     other: str  # the run of the hostile project
     raw_uri: str
+    url: str | None = None  # the database the API reads (None: the SQLite file)
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -58,11 +59,12 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _hostile_artifact(store: Path, project: str, run_id: str) -> None:
+def _hostile_artifact(store: Path, project: str, run_id: str, url: str | None = None) -> None:
     """A version whose name, path, type and texts hold markup, written straight into the
-    store as the last batch of a finished run (the SDK would refuse the name)."""
+    store (or the database at ``url``) as the last batch of a finished run (the SDK would
+    refuse the name)."""
     settings = runwatch.settings.resolve({"dir": str(store)})
-    st = open_store(settings.store_url, Path(settings.dir) / "blobs")
+    st = open_store(url or settings.store_url, Path(settings.dir) / "blobs")
     try:
         with st.read() as conn:
             seq = read.get_run(conn, project, run_id).last_seq
@@ -79,10 +81,12 @@ def _hostile_artifact(store: Path, project: str, run_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+        module_backend: str) -> Lab:
+    """Logged with the SDK to a SQLite file and, on PostgreSQL, to a database as well."""
     root = tmp_path_factory.mktemp("artifacts")
     store, src = root / "store", root / "src"
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, tee_for(request, module_backend, store) as tee:
         # Artifacts built outside a run stage their files in the default store: this one.
         mp.setenv("RUNWATCH_DIR", str(store))
         mp.chdir(root)  # use_model downloads under ./artifacts
@@ -137,13 +141,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
         other.use_artifact("lab/mnist:v0")  # a use from another project
         other.finish()
         _hostile_artifact(store, HOSTILE_PROJECT, HOSTILE_RUN)
+        if tee is not None:
+            _hostile_artifact(store, HOSTILE_PROJECT, HOSTILE_RUN, tee.url)
     return Lab(store=store, prep=prep.id, train=train.id, evaluate=evaluate.id,
-               other=HOSTILE_RUN, raw_uri=raw.as_uri())
+               other=HOSTILE_RUN, raw_uri=raw.as_uri(), url=None if tee is None else tee.url)
 
 
 @pytest.fixture(scope="module")
 def api(lab: Lab) -> Iterator[ApiClient]:
-    c = ApiClient(lab.store)
+    c = ApiClient(lab.store, lab.url)
     yield c
     c.close()
 
@@ -249,11 +255,11 @@ def test_version_files(lab: Lab, api: ApiClient) -> None:
     data = api.ok(f"{API}/artifacts/mnist/v1", models.ArtifactVersionDetail)
     assert data["files"] == [
         {"path": "notes/readme.txt", "sha256": _sha(README.encode()), "size": len(README),
-         "ref": None, "checksum": None, "media": None, "table_sha256": None},
+         "ref": None, "checksum": None, "media": None, "table_sha256": None, "meta": None},
         {"path": "raw data.bin", "sha256": None, "size": len(RAW), "ref": lab.raw_uri,
-         "checksum": "sha256:" + _sha(RAW), "media": None, "table_sha256": None},
+         "checksum": "sha256:" + _sha(RAW), "media": None, "table_sha256": None, "meta": None},
         {"path": "train.csv", "sha256": _sha(TRAIN_V1), "size": len(TRAIN_V1), "ref": None,
-         "checksum": None, "media": None, "table_sha256": None},
+         "checksum": None, "media": None, "table_sha256": None, "meta": None},
     ]
     assert data["size"] == sum(f["size"] for f in data["files"])
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import socket
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -19,23 +22,60 @@ needs_index = pytest.mark.skipif(
     not INDEX.exists(), reason="src/runwatch/web/index.html is not written yet (web UI in progress)")
 
 
-def test_server_refuses_a_public_address(store_dir: Path) -> None:
-    proc = subprocess.run([*runwatch_command(), "server", "--host", "0.0.0.0", "--port", "0",
-                           "--dir", str(store_dir)],
-                          env=child_env(store_dir), capture_output=True, text=True, timeout=60)
-    assert proc.returncode != 0
-    assert "serving" not in proc.stdout
-    assert "'0.0.0.0'" in proc.stderr and "API keys" in proc.stderr, proc.stderr
-    assert "127.0.0.1" in proc.stderr and "ssh -L" in proc.stderr
+def _start(args: list[str], store_dir: Path) -> tuple[subprocess.Popen, list[str]]:
+    proc = subprocess.Popen([*runwatch_command(), *args, "--port", "0", "--dir", str(store_dir)],
+                            env=child_env(store_dir), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if "serving" in line:
+            break
+    return proc, lines
 
 
-@pytest.mark.parametrize("args", [["server", "--host", "::"],
-                                  ["server", "--host", "192.168.1.10"],
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("args", [["server", "--host", "0.0.0.0"],
                                   ["ui", "--no-browser", "--host", "0.0.0.0"]])
-def test_every_public_address_is_refused(store_dir: Path, args: list[str]) -> None:
-    result = CliRunner().invoke(main, [*args, "--port", "0", "--dir", str(store_dir)])
-    assert result.exit_code != 0
-    assert "API keys" in result.output and "serving" not in result.output
+def test_a_public_address_requires_keys_and_prints_the_first(store_dir: Path,
+                                                             args: list[str]) -> None:
+    proc, lines = _start(args, store_dir)
+    try:
+        text = "".join(lines)
+        key = re.search(r"\brw_[A-Za-z0-9_-]{40}\b", text)
+        port = re.search(r"serving .* at http://0\.0\.0\.0:(\d+)/", text)
+        assert key and port, text
+        url = f"http://127.0.0.1:{port.group(1)}/api/v1/projects"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer " + key.group(0)}
+                         ).status_code == 200
+    finally:
+        _stop(proc)
+    # A second start over the same store has a key already: none is printed again.
+    proc, lines = _start(args, store_dir)
+    _stop(proc)
+    assert not re.search(r"\brw_[A-Za-z0-9_-]{40}\b", "".join(lines))
+
+
+def test_no_auth_on_a_public_address_warns(store_dir: Path) -> None:
+    proc, lines = _start(["server", "--host", "0.0.0.0", "--no-auth"], store_dir)
+    try:
+        text = "".join(lines)
+        assert "WARNING: --no-auth on 0.0.0.0" in text and "rw_" not in text
+        port = re.search(r"at http://0\.0\.0\.0:(\d+)/", text)
+        assert port, text
+        assert httpx.get(f"http://127.0.0.1:{port.group(1)}/api/v1/projects").status_code == 200
+    finally:
+        _stop(proc)
 
 
 def test_a_taken_port_says_use_another(store_dir: Path) -> None:

@@ -27,6 +27,7 @@ from runwatch import records
 from runwatch.records import Batch, ConsoleLine, RunStart, StateChange
 from runwatch.server import models
 from runwatch.store import open_store, read
+from tests.pg import new_store_url
 from tests.server.conftest import ApiClient, assert_error, start_run, validate
 
 PROJECT = "cons"
@@ -70,6 +71,7 @@ class Console:
     empty: str         # a run with no console output
     nul: str           # lines with NUL characters, sent over the wire
     resumed: str       # a second batch stream after a resume
+    url: str | None = None  # the database the runs are in (None: the SQLite file)
 
 
 def tail_text(i: int) -> str:
@@ -87,9 +89,9 @@ def _start(run_id: str, resumed: bool = False) -> RunStart:
 class Writer:
     """Writes runs as batches, straight into the store (what a sink would send)."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, url: str | None = None) -> None:
         settings = runwatch.settings.resolve({"dir": str(store)})
-        self.st = open_store(settings.store_url, Path(settings.dir) / "blobs")
+        self.st = open_store(url or settings.store_url, Path(settings.dir) / "blobs")
 
     def next_seq(self, run_id: str) -> int:
         with self.st.read() as conn:
@@ -113,9 +115,12 @@ class Writer:
 
 
 @pytest.fixture(scope="module")
-def cons(tmp_path_factory: pytest.TempPathFactory) -> Console:
+def cons(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         module_backend: str) -> Console:
+    """The runs, written to a SQLite file, then to a PostgreSQL database."""
     store = tmp_path_factory.mktemp("console") / "store"
-    w = Writer(store)
+    url = None if module_backend == "sqlite" else new_store_url(request, module_backend, store)
+    w = Writer(store, url)
     try:
         lines = [ConsoleLine(T0 + i, ERR if i % 10 == 3 else OUT, tail_text(i))
                  for i in range(TAIL_LINES)]
@@ -146,12 +151,12 @@ def cons(tmp_path_factory: pytest.TempPathFactory) -> Console:
     finally:
         w.close()
     return Console(store=store, tail="tail", search="search", big="big", empty="empty",
-                   nul="nul", resumed="resumed")
+                   nul="nul", resumed="resumed", url=url)
 
 
 @pytest.fixture(scope="module")
 def capi(cons: Console) -> Iterator[ApiClient]:
-    c = ApiClient(cons.store)
+    c = ApiClient(cons.store, cons.url)
     yield c
     c.close()
 

@@ -1,13 +1,25 @@
-"""Each endpoint's happy path over real stores: projects, runs, one run, keys."""
+"""Each endpoint's happy path over real stores: projects, runs, one run, keys. The shared
+world is read from its SQLite file, then from a copy of it in PostgreSQL."""
 
 from __future__ import annotations
 
 import platform
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from runwatch.server import models
-from tests.server.conftest import ApiClient, World, start_run
+from tests.server.conftest import ApiClient, World, api_on, start_run
+
+
+@pytest.fixture(scope="module")
+def world_api(request: pytest.FixtureRequest, world: World,
+              module_backend: str) -> Iterator[ApiClient]:
+    c = api_on(request, module_backend, world.store)
+    yield c
+    c.close()
 
 RUN_FIELDS = {"id", "name", "project", "entity", "state", "notes", "group", "job_type", "tags",
               "config", "summary", "created_at", "updated_at", "heartbeat_at", "finished_at",

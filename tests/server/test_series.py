@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from runwatch.server import models
-from tests.server.conftest import ApiClient, assert_error, start_run
+from tests.server.conftest import ApiClient, assert_error, start_run, tee_for
 
 SPIKE_STEP, SPIKE_N = 123_457, 200_000
 MARKUP_KEY = "<img src=x onerror=alert(1)>/loss"
@@ -31,6 +31,7 @@ class Curves:
     foreign: str   # a run of another project
     main_created: float
     main_finished: float
+    url: str | None = None  # the database the API reads (None: the SQLite file)
 
 
 def _build_curves(store: Path) -> Curves:
@@ -62,25 +63,34 @@ def _build_curves(store: Path) -> Curves:
 
 
 @pytest.fixture(scope="module")
-def curves(tmp_path_factory: pytest.TempPathFactory) -> Curves:
-    return _build_curves(tmp_path_factory.mktemp("curves") / "store")
+def curves(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           module_backend: str) -> Curves:
+    """Logged with the SDK to a SQLite file and, on PostgreSQL, to a database as well."""
+    store = tmp_path_factory.mktemp("curves") / "store"
+    with tee_for(request, module_backend, store) as tee:
+        built = _build_curves(store)
+    if tee is not None:
+        built.url = tee.url
+    return built
 
 
 @pytest.fixture(scope="module")
 def api(curves: Curves) -> Iterator[ApiClient]:
-    c = ApiClient(curves.store)
+    c = ApiClient(curves.store, curves.url)
     yield c
     c.close()
 
 
 @pytest.fixture(scope="module")
-def spike(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiClient, str]]:
+def spike(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          module_backend: str) -> Iterator[tuple[ApiClient, str]]:
     store = tmp_path_factory.mktemp("spike") / "store"
-    run = start_run(store, "spike")
-    for i in range(SPIKE_N):
-        run.log({"v": 1e6 if i == SPIKE_STEP else 0.0})
-    run.finish()
-    c = ApiClient(store)
+    with tee_for(request, module_backend, store) as tee:
+        run = start_run(store, "spike")
+        for i in range(SPIKE_N):
+            run.log({"v": 1e6 if i == SPIKE_STEP else 0.0})
+        run.finish()
+    c = ApiClient(store, None if tee is None else tee.url)
     yield c, run.id
     c.close()
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import time
 
+import msgspec
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from runwatch import jsonvalue
-from runwatch.errors import SeqGapError
+from runwatch.errors import RunIdTakenError, SeqGapError
 from runwatch.records import Batch, RunStart, Series, StateChange
 from runwatch.store import chunks, open_store, read
 from runwatch.store.schema import CHUNK_POINTS, metric_chunks
@@ -59,8 +60,9 @@ def points(key, steps):
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(f"sqlite:///{tmp_path / 'runwatch.db'}")
+def store(store_url, tmp_path):
+    """A new store on SQLite, then on PostgreSQL."""
+    s = open_store(store_url, tmp_path / "blobs")
     yield s
     s.close()
 
@@ -73,11 +75,45 @@ def stored_steps(store, key="x"):
 
 
 def test_write_batch_is_idempotent(store):
-    assert store.write(batch(0, start=start(), series=[points("x", range(5))]))
+    first = start()
+    assert store.write(batch(0, start=first, series=[points("x", range(5))]))
     assert store.write(batch(1, series=[points("x", range(5, 10))]))
     assert not store.write(batch(1, series=[points("x", range(5, 10))]))  # replayed: no-op
-    assert not store.write(batch(0, start=start(), series=[points("x", range(5))]))
+    assert not store.write(batch(0, start=first, series=[points("x", range(5))]))
     assert stored_steps(store) == list(range(10))
+
+
+def test_another_run_with_a_taken_id_is_refused_not_dropped(store):
+    # An offline run synced after an online one took its id: its first batch is not a
+    # replay (another creation time), so it must fail loudly instead of being skipped.
+    first = start()
+    assert store.write(batch(0, start=first, series=[points("x", range(5))]))
+    other = msgspec.structs.replace(first, created_at=first.created_at + 3600)
+    with pytest.raises(RunIdTakenError, match="already exists"):
+        store.write(batch(0, start=other, series=[points("x", range(100, 105))]))
+    assert stored_steps(store) == list(range(5))
+    # A resumed run's start is not a clash.
+    resumed = msgspec.structs.replace(other, resumed=True)
+    assert store.write(batch(1, start=resumed, series=[points("x", range(5, 7))]))
+
+
+def test_a_batch_the_database_cannot_hold_is_skipped_not_retried_forever(store):
+    # Its successors still land: otherwise a sender would resend it forever (409s behind).
+    assert store.write(batch(0, start=start(), series=[points("x", range(3))]))
+    problems: list[str] = []
+    huge = Series("x", [2**70], [time.time()], [1.0])  # a step no column holds
+    assert not store.write(batch(1, series=[huge]), problems)
+    assert problems and "cannot hold batch 1" in problems[0] and "skipped" in problems[0]
+    assert store.write(batch(2, series=[points("x", [4])]))
+    assert stored_steps(store) == [0, 1, 2, 4]
+
+
+def test_an_int_past_int64_is_kept_as_the_nearest_float(store):
+    big = Series("x", [0, 1], [time.time()] * 2, [2**70, 5])
+    assert store.write(batch(0, start=start(), series=[big]))
+    with store.read() as conn:
+        key = read.run_keys(conn, read.get_run(conn, "p", "r1", 60).pk)["x"]
+        assert read.load_series(conn, key.id).values.tolist() == [float(2**70), 5.0]
 
 
 def test_write_batch_refuses_a_gap(store):

@@ -33,7 +33,22 @@ def _split(path: str, parts: int, what: str) -> list[str | None]:
 
 
 class Api:
-    """Reads runs from the store in ``RUNWATCH_DIR`` (or ``dir=...``)."""
+    """Reads runs from the store in ``RUNWATCH_DIR`` (or ``dir=...``), or from the runwatch
+    server that ``RUNWATCH_URL`` (or ``overrides={"base_url": URL}``) names."""
+
+    def __new__(cls, overrides: dict[str, Any] | None = None, timeout: float | None = None,
+                api_key: str | None = None, *, dir: str | os.PathLike[str] | None = None,  # noqa: A002
+                ) -> Api:
+        if cls is Api and dir is None:
+            known = {s.name for s in settings_mod.SETTINGS}
+            given = dict(overrides or {})
+            settings = settings_mod.resolve({k: v for k, v in given.items() if k in known})
+            from runwatch.api.remote import remote_api
+
+            remote = remote_api(given, api_key, settings)
+            if remote is not None:
+                return remote
+        return super().__new__(cls)
 
     def __init__(self, overrides: dict[str, Any] | None = None, timeout: float | None = None,
                  api_key: str | None = None, *, dir: str | os.PathLike[str] | None = None  # noqa: A002
@@ -48,7 +63,8 @@ class Api:
     @classmethod
     def over(cls, store: Store) -> Api:
         """An Api reading an already opened store (for objects that carry one)."""
-        api = cls()
+        api = object.__new__(cls)  # not through __new__: never a server's
+        api.settings = settings_mod.resolve()
         api._store = store
         return api
 
@@ -301,7 +317,10 @@ class Run:
                              f"{meta.get('_type')!r}, not a table.")
         from runwatch.data.tablefile import TableFile
 
-        tf = TableFile(self._api.store.blobs.path(meta["sha256"]))
+        blobs, sha = self._api.store.blobs, meta["sha256"]
+        # A folder store's file is memory-mapped (only the page is read); from object
+        # storage the file is fetched whole, hash-checked.
+        tf = TableFile(blobs.local_path(sha) or blobs.get(sha))
         try:
             rows = tf.page(offset=offset, limit=limit, sort=sort, descending=descending)
             return {"columns": list(tf.columns), "kinds": list(tf.kinds), "nrows": tf.nrows,

@@ -25,7 +25,7 @@ from typing import IO, Any
 from runwatch import jsonvalue
 from runwatch.errors import RunwatchError, UsageError
 from runwatch.records import ArtifactFile, manifest_digest
-from runwatch.store.blobs import BlobStore, hash_file
+from runwatch.store.blobs import BlobStore, LocalBlobStore, hash_file
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _PIECE = 1 << 20
@@ -88,7 +88,7 @@ class Artifact:
             # Stage in the active run's store so logging it copies nothing more.
             run = getattr(sys.modules.get("runwatch"), "run", None)
             folder = getattr(run, "dir", "") or settings.resolve().dir
-            self._staging = BlobStore(Path(folder) / "blobs")
+            self._staging = LocalBlobStore(Path(folder) / "blobs")
         return self._staging
 
     def _mutable(self) -> None:

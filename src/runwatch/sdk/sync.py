@@ -18,10 +18,12 @@ from typing import Any
 
 import msgspec
 
-from runwatch.errors import SeqGapError
+from runwatch.errors import SeqGapError, StoreError
 from runwatch.sdk.outbox import read_frames
 
 SUFFIXES = (".spool", ".spill")
+# Answers about one file's batches (not about the server or the key): try the next file.
+_FILE_PROBLEMS = (400, 409, 413, 415, 422)
 
 
 @dataclass
@@ -74,11 +76,14 @@ def sync_files(files: list[Path], apply: Callable[[Any], object],
                     if on_bytes is not None:
                         on_bytes(fh.tell() - done)
                     done = fh.tell()
-            except (SeqGapError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (SeqGapError, StoreError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+                # This file's problem (a clash of run ids, a torn file): the others may go.
                 report.failed.append((path, f"{exc.__class__.__name__}: {exc}"))
                 continue
-            except Exception as exc:  # noqa: BLE001 - the server is away: stop, keep all
+            except Exception as exc:  # noqa: BLE001 - the server is away, or refuses us
                 report.failed.append((path, str(exc)))
+                if getattr(exc, "status", 0) in _FILE_PROBLEMS:
+                    continue
                 break
             if on_bytes is not None:
                 on_bytes(os.path.getsize(path) - done)

@@ -1,21 +1,30 @@
 """``/api/v1/blobs/{sha256}``: a stored file by its content hash, as it is or (images) as
 a thumbnail. Only a 64-character hex digest is accepted, so no request can name a
 path outside the blob store. Content never changes under a hash: responses are
-cached for good."""
+cached for good, and the hash is the ETag.
+
+A blob in a local folder is sent as a file (sendfile, Range requests); one in object
+storage (``--blobs s3://...``) is streamed from it, with single-range requests served
+by seeking.
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
-from starlette.responses import FileResponse
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from runwatch.errors import StoreError
 from runwatch.server.errors import ApiError
 from runwatch.server.state import AppState, app_state
+from runwatch.store.blobs import BlobStore, LocalBlobStore, MissingBlobError, check_sha
 
 router = APIRouter(tags=["blobs"])
 
@@ -23,11 +32,10 @@ _IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable",
               "X-Content-Type-Options": "nosniff"}
 # What a browser may show inline; anything else is sent as a download.
 _INLINE = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
+_PIECE = 1 << 20
 
 
-def _sniff(path: Path) -> str | None:
-    with open(path, "rb") as f:
-        head = f.read(12)
+def _sniff(head: bytes) -> str | None:
     for magic, kind in _INLINE.items():
         if head.startswith(magic):
             return kind
@@ -36,20 +44,47 @@ def _sniff(path: Path) -> str | None:
     return None
 
 
-def blob_path(state: AppState, sha: str) -> Path:
-    """The file of blob ``sha``; 404 for anything that is not a stored sha256."""
-    if state.store.blobs is None:
-        raise ApiError(503, "This store has no blob folder.")
+def _blob_store(state: AppState, sha: str) -> BlobStore:
+    """The blob store; 404 for a name that is not a sha256, 503 without a blob store."""
+    blobs = state.store.blobs
+    if blobs is None:
+        raise ApiError(503, "This store has no blob store.")
     try:
-        path = state.store.blobs.path(sha)
+        check_sha(sha)
     except StoreError:
         raise ApiError(404, f"{sha!r} is not a sha256 hex digest, so it names no blob.") from None
-    if not path.is_file():
-        raise ApiError(404, f"No blob {sha} in this store.")
-    return path
+    return blobs
 
 
-def _thumbnail(state: AppState, source: Path, sha: str, size: int) -> tuple[Path, str]:
+def _no_blob(sha: str) -> ApiError:
+    return ApiError(404, f"No blob {sha} in this store.")
+
+
+def stored_blob(state: AppState, sha: str) -> BlobStore:
+    """The blob store, once it is known to hold ``sha``; 404 for anything that is not a
+    stored sha256, 503 when the server has no blob store."""
+    blobs = _blob_store(state, sha)
+    if not blobs.has(sha):
+        raise _no_blob(sha)
+    return blobs
+
+
+def blob_file(state: AppState, sha: str) -> Path:
+    """A file on this machine with blob ``sha``'s content (404 as :func:`stored_blob`):
+    the blob itself in a folder store; from object storage, a hash-checked copy kept in
+    ``<dir>/blobcache`` (blobs never change), so a large table is fetched once and then
+    paged from disk like a local one."""
+    blobs = stored_blob(state, sha)
+    path = blobs.local_path(sha)
+    if path is not None:
+        return path
+    cache = LocalBlobStore(Path(state.settings.dir) / "blobcache")
+    if not cache.has(sha):
+        blobs.link_into(sha, cache)
+    return cache.path(sha)
+
+
+def _thumbnail(state: AppState, blobs: BlobStore, sha: str, size: int) -> tuple[Path, str]:
     from PIL import Image
 
     folder = Path(state.settings.dir) / "thumbs" / sha[:2]
@@ -57,8 +92,9 @@ def _thumbnail(state: AppState, source: Path, sha: str, size: int) -> tuple[Path
         cached = folder / f"{sha}-{size}.{ext}"
         if cached.is_file():
             return cached, kind
+    source = blobs.open(sha)  # MissingBlobError: the caller's 404
     try:
-        with Image.open(source) as im:
+        with source, Image.open(source) as im:
             im.thumbnail((size, size))
             keep_alpha = im.mode in ("RGBA", "LA", "P", "1", "L", "I", "I;16", "F")
             out = io.BytesIO()
@@ -82,22 +118,102 @@ def _thumbnail(state: AppState, source: Path, sha: str, size: int) -> tuple[Path
     return target, kind
 
 
+def _disposition(filename: str) -> str:
+    """Content-Disposition for a download, as starlette's FileResponse writes it."""
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{filename}"'
+
+
+def _single_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+    """(start, end exclusive) of a one-range ``Range`` header; None to send everything
+    (no header, several ranges or one we do not parse: HTTP lets a server ignore it);
+    "unsatisfiable" for a range past the end."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, sep, last = header[6:].strip().partition("-")
+    if not sep or not (first or last) or not (first + last).isdigit():
+        return None
+    if not first:  # the last N bytes
+        n = int(last)
+        return (max(size - n, 0), size) if n else "unsatisfiable"
+    start = int(first)
+    end = min(int(last) + 1, size) if last else size
+    if start >= size:
+        return "unsatisfiable"
+    return (start, end) if start < end else None
+
+
+def _pieces(fh: IO[bytes], length: int) -> Iterator[bytes]:
+    try:
+        while length > 0:
+            piece = fh.read(min(_PIECE, length))
+            if not piece:
+                break
+            length -= len(piece)
+            yield piece
+    finally:
+        fh.close()
+
+
+def _stream(fh: IO[bytes], media_type: str, headers: dict[str, str],
+            request: Request) -> Response:
+    size = fh.seek(0, os.SEEK_END)  # an fsspec file knows its size: no request
+    headers = {**headers, "Accept-Ranges": "bytes"}
+    if_range = request.headers.get("if-range")
+    wanted = _single_range(request.headers.get("range"), size) \
+        if if_range is None or if_range == headers["ETag"] else None
+    if wanted == "unsatisfiable":
+        fh.close()
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    status, start, end = 200, 0, size
+    if isinstance(wanted, tuple):
+        status, (start, end) = 206, wanted
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    fh.seek(start)
+    return StreamingResponse(_pieces(fh, end - start), status_code=status,
+                             media_type=media_type, headers=headers)
+
+
 @router.get("/blobs/{sha}", response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {}, "image/png": {}}}},
             summary="A stored file by its sha256 (images may be asked for as thumbnails)")
-def get_blob(sha: str,
+def get_blob(request: Request, sha: str,
              thumb: int | None = Query(None, ge=16, le=2048,
                                        description="Longest side of a thumbnail, in pixels."),
              name: str | None = Query(None, max_length=255,
                                       description="Download under this file name."),
-             state: AppState = Depends(app_state)) -> FileResponse:
-    path = blob_path(state, sha)
+             state: AppState = Depends(app_state)) -> Response:
+    blobs = _blob_store(state, sha)
     if thumb is not None:
-        tpath, kind = _thumbnail(state, path, sha, thumb)
+        try:
+            tpath, kind = _thumbnail(state, blobs, sha, thumb)
+        except MissingBlobError:
+            raise _no_blob(sha) from None
         return FileResponse(tpath, media_type=kind, headers=_IMMUTABLE)
-    kind = _sniff(path)
+    headers = {**_IMMUTABLE, "ETag": f'"{sha}"'}
+    # The content under a sha256 never changes: a client holding that ETag is up to date.
+    if request.headers.get("if-none-match") in (headers["ETag"], f"W/{headers['ETag']}"):
+        return Response(status_code=304, headers=headers)
+    try:
+        fh = blobs.open(sha)
+    except MissingBlobError:
+        raise _no_blob(sha) from None
+    try:
+        kind = _sniff(fh.read(12))
+    except BaseException:
+        fh.close()
+        raise
+    filename = None
     if name is not None or kind is None:
         filename = os.path.basename(name or "") or f"{sha[:12]}.bin"
-        return FileResponse(path, media_type="application/octet-stream", filename=filename,
-                            headers=_IMMUTABLE)
-    return FileResponse(path, media_type=kind, headers=_IMMUTABLE)
+        kind = "application/octet-stream"
+    path = blobs.local_path(sha)
+    if path is not None:
+        fh.close()
+        return FileResponse(path, media_type=kind, filename=filename, headers=headers)
+    if filename is not None:
+        headers["Content-Disposition"] = _disposition(filename)
+    return _stream(fh, kind, headers, request)

@@ -124,10 +124,11 @@ def table_page(project: str, run_id: str, key: str = Query(..., min_length=1, ma
         raise ApiError(422, f"{key!r} of run {run_id!r} at step {at} is a {kind!r}, not a "
                             "table.", "not_a_table")
     from runwatch.data.tablefile import TableFile
+    from runwatch.server.blobs import blob_file
 
     if state.store.blobs is None:
-        raise ApiError(503, "This store has no blob folder, so its tables cannot be read.")
-    tf = TableFile(state.store.blobs.path(meta["sha256"]))
+        raise ApiError(503, "This store has no blob store, so its tables cannot be read.")
+    tf = TableFile(blob_file(state, meta["sha256"]))
     try:
         body = {"key": key, "step": at, **_page(tf, offset, limit, sort, desc, filter)}
     finally:
@@ -160,9 +161,9 @@ def table_blob_page(sha: str, offset: int = Query(0, ge=0),
                     filter: str | None = FILTER,
                     state: AppState = Depends(app_state)) -> FastJSON:
     from runwatch.data.tablefile import TableFile
-    from runwatch.server.blobs import blob_path
+    from runwatch.server.blobs import blob_file
 
-    path = blob_path(state, sha)
+    path = blob_file(state, sha)
     try:
         tf = TableFile(path)
     except ValueError:

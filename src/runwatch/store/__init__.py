@@ -11,11 +11,13 @@ import os
 from collections.abc import Iterator
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DataError
 
+from runwatch.errors import StoreError
 from runwatch.records import Batch
-from runwatch.store.blobs import BlobStore
+from runwatch.store.blobs import BlobStore, open_blob_store
 from runwatch.store.engine import WRITE_OPTION, create_store_engine, ensure_schema, sqlite_path
-from runwatch.store.write import write_batch
+from runwatch.store.write import skip_batch, write_batch
 
 __all__ = ["Store", "open_store", "write_batch"]
 
@@ -33,15 +35,39 @@ class Store:
 
     def write(self, batch: Batch, problems: list[str] | None = None) -> bool:
         """Apply one batch in its own transaction; False if it was applied before.
-        Records the store refused are described in ``problems`` (see write_batch)."""
+        Records the store refused are described in ``problems`` (see write_batch); a
+        value the database cannot hold fails the batch with :class:`StoreError`."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    return write_batch(conn, batch, self.blobs, problems)
+        except (DataError, OverflowError) as exc:  # the sender's data, not the store
+            orig = getattr(exc, "orig", None)
+            reason = str(orig if orig is not None else exc).strip().splitlines()[0]
+            message = (f"The store cannot hold batch {batch.seq} of run "
+                       f"{batch.project}/{batch.run_id}: {reason}.")
+        # Resending it would fail forever and hold up the run's later batches: count it as
+        # done instead and say so (the sender keeps warning with this message).
         with self.engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                return write_batch(conn, batch, self.blobs, problems)
+                skipped = skip_batch(conn, batch)
+        if not skipped:
+            raise StoreError(message)
+        if problems is not None:
+            problems.append(message + " It was skipped; the run's later batches were kept.")
+        return False
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read-only transaction that sees one snapshot of the store throughout (SQLite's
+        are; PostgreSQL's default would let each query see the latest commits, so a reader
+        could meet a chunk rewritten between two of its queries)."""
         with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ",
+                                       postgresql_readonly=True)
             with conn.begin():
                 yield conn
 
@@ -49,12 +75,19 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str, blob_dir: str | os.PathLike[str] | None = None) -> Store:
-    """Open (creating and migrating as needed) the store at ``url``; blobs live in
-    ``blob_dir`` (default: ``blobs/`` beside a SQLite file)."""
+def open_store(url: str, blob_dir: str | os.PathLike[str] | BlobStore | None = None) -> Store:
+    """Open (creating and migrating as needed) the store at ``url``; blobs live at
+    ``blob_dir``: a folder, an object-storage URL such as ``s3://bucket/prefix`` (see
+    :func:`runwatch.store.blobs.open_blob_store`) or an opened BlobStore (default:
+    ``blobs/`` beside a SQLite file)."""
     engine = create_store_engine(url)
     ensure_schema(engine)
     if blob_dir is None:
         path = sqlite_path(engine.url)
         blob_dir = path.parent / "blobs" if path is not None else None
-    return Store(engine, BlobStore(blob_dir) if blob_dir is not None else None)
+    try:
+        blobs = open_blob_store(blob_dir) if blob_dir is not None else None
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, blobs)

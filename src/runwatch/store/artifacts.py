@@ -27,6 +27,29 @@ from runwatch.store.schema import (
 )
 
 
+def _width(column: sa.Column[Any]) -> int:
+    return int(column.type.length)  # type: ignore[attr-defined]
+
+
+def too_long(rec: ArtifactVersion) -> str | None:
+    """Why ``rec`` does not fit the store's columns (the SDK makes none such), or None."""
+    files = artifact_files.c
+    widths = {"name": (rec.name, _width(artifacts.c.name)),
+              "type": (rec.type, _width(artifacts.c.type)),
+              "digest": (rec.digest, _width(artifact_versions.c.digest))}
+    widths.update((f"alias {a[:40]!r}", (a, _width(artifact_aliases.c.alias)))
+                  for a in rec.aliases)
+    for f in rec.files:
+        widths[f"path {f.path[:40]!r}"] = (f.path, _width(files.path))
+        widths[f"sha256 of {f.path[:40]!r}"] = (f.sha256, _width(files.sha256))
+        widths[f"checksum of {f.path[:40]!r}"] = (f.checksum or "", _width(files.checksum))
+    for what, (value, limit) in widths.items():
+        if len(value) > limit:
+            return (f"Artifact {rec.name[:128]!r} was not stored: its {what} is {len(value)} "
+                    f"characters long; the limit is {limit}.")
+    return None
+
+
 def type_conflict(conn: Connection, project_id: int, rec: ArtifactVersion) -> str | None:
     """Why ``rec`` cannot join its artifact (another type), or None."""
     existing = conn.execute(sa.select(artifacts.c.type).where(
@@ -39,18 +62,27 @@ def type_conflict(conn: Connection, project_id: int, rec: ArtifactVersion) -> st
 
 def log_version(conn: Connection, project_id: int, run_pk: int, rec: ArtifactVersion,
                 now: float) -> int:
-    """Store ``rec`` (or find its twin by digest); returns the version number."""
-    art = conn.execute(sa.select(artifacts.c.id, artifacts.c.type).where(
-        artifacts.c.project_id == project_id, artifacts.c.name == rec.name)).first()
+    """Store ``rec`` (or find its twin by digest); returns the version number.
+
+    The artifact's row stays locked to the end of the transaction, so runs logging versions
+    of one artifact at once (PostgreSQL) take their version numbers and aliases in turn."""
+    mine = (artifacts.c.project_id == project_id, artifacts.c.name == rec.name)
+    art = conn.execute(sa.select(artifacts.c.id, artifacts.c.type).where(*mine)
+                       .with_for_update()).first()
     if art is None:
-        art_id = conn.execute(sa.insert(artifacts).values(
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(artifacts).values(
             project_id=project_id, name=rec.name, type=rec.type, created_at=now)
-        ).inserted_primary_key[0]
-    else:
-        art_id = art.id
-        if art.type != rec.type:
-            raise StoreError(f"Artifact {rec.name!r} is of type {art.type!r}; a version of "
-                             f"type {rec.type!r} cannot join it. Use another name.")
+            .on_conflict_do_nothing(index_elements=["project_id", "name"]))
+        art = conn.execute(sa.select(artifacts.c.id, artifacts.c.type).where(*mine)
+                           .with_for_update()).one()
+    art_id = art.id
+    if art.type != rec.type:
+        raise StoreError(f"Artifact {rec.name!r} is of type {art.type!r}; a version of "
+                         f"type {rec.type!r} cannot join it. Use another name.")
     found = conn.execute(sa.select(artifact_versions.c.id, artifact_versions.c.version).where(
         artifact_versions.c.artifact_id == art_id,
         artifact_versions.c.digest == rec.digest)).first()

@@ -3,6 +3,12 @@
 SQLite runs in WAL mode so readers never block the writer; write transactions
 start with ``BEGIN IMMEDIATE`` so that many processes queue on the busy timeout
 instead of failing with "database is locked" when a read lock is upgraded.
+
+PostgreSQL (``postgresql://`` URLs, through psycopg 3) gets a bounded connection pool
+that checks a connection before handing it out. Its text cannot hold NUL characters,
+which SQLite keeps: every NUL in a string sent to PostgreSQL becomes U+FFFD (the
+replacement character), in values and in lookups alike, so such a name is stored, and
+found again, instead of failing the whole batch.
 """
 
 from __future__ import annotations
@@ -53,7 +59,70 @@ def create_store_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
+    if parsed.get_backend_name() in ("postgresql", "postgres"):
+        return _create_postgres_engine(parsed)
     return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+# The server answers requests from a thread pool; each holds a connection for one short
+# transaction, so a few connections serve many threads and the overflow absorbs bursts.
+PG_POOL_SIZE = 8
+PG_MAX_OVERFLOW = 16
+PG_POOL_TIMEOUT = 30
+PG_POOL_RECYCLE = 1800
+PG_CONNECT_TIMEOUT = 10
+
+
+def _create_postgres_engine(url: sa.URL) -> Engine:
+    if url.drivername in ("postgresql", "postgres"):
+        # No driver named: psycopg 3 (the "postgres" extra), not SQLAlchemy's psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    connect_args: dict[str, Any] = {}
+    if url.get_driver_name() in ("psycopg", "psycopg2"):
+        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT, "application_name": "runwatch"}
+    try:
+        engine = sa.create_engine(
+            url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW,
+            pool_timeout=PG_POOL_TIMEOUT, pool_recycle=PG_POOL_RECYCLE, pool_pre_ping=True,
+            connect_args=connect_args)
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            f"A PostgreSQL store needs the {exc.name} driver: pip install 'runwatch[postgres]'."
+        ) from None
+    _configure_postgresql(engine)
+    return engine
+
+
+NUL, REPLACEMENT = "\x00", "\ufffd"
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and NUL in value:
+        return value.replace(NUL, REPLACEMENT)
+    return value
+
+
+def _row_without_nul(row: Any) -> Any:
+    if isinstance(row, dict):
+        if any(isinstance(v, str) and NUL in v for v in row.values()):
+            return {k: _no_nul(v) for k, v in row.items()}
+        return row
+    if isinstance(row, (list, tuple)):
+        if any(isinstance(v, str) and NUL in v for v in row):
+            return type(row)(_no_nul(v) for v in row)
+        return row
+    return row
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _replace_nul(_conn: Connection, _cursor: Any, statement: str, parameters: Any,
+                     _context: Any, executemany: bool) -> tuple[str, Any]:
+        if not parameters:
+            return statement, parameters
+        if executemany:
+            return statement, [_row_without_nul(row) for row in parameters]
+        return statement, _row_without_nul(parameters)
 
 
 def _casefold(text: object) -> object:

@@ -10,19 +10,22 @@ missing and is refused with :class:`SeqGapError` so the sender resends.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from runwatch import jsonvalue
-from runwatch.errors import SeqGapError, StoreError
+from runwatch.errors import RunIdTakenError, SeqGapError, StoreError
 from runwatch.records import RUNNING, Batch, ConsoleLine, MetricDef, Series, ValueSeries
 from runwatch.store import artifacts, chunks
 from runwatch.store.blobs import BlobStore
+from runwatch.store.engine import NUL, REPLACEMENT
 from runwatch.store.schema import (
     CHUNK_POINTS,
+    MAX_KEY_LENGTH,
     alerts,
     console_lines,
     history_values,
@@ -69,22 +72,35 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None,
     the run's later batches.
     """
     now = batch.sent_at
-    row = conn.execute(
-        sa.select(runs.c.pk, runs.c.last_seq, runs.c.state, runs.c.project_id)
-        .join(projects, projects.c.id == runs.c.project_id)
-        .where(projects.c.name == batch.project, runs.c.run_id == batch.run_id)
-        .with_for_update(of=runs)
-    ).first()
+    row = _locked_run(conn, batch)
+    created: tuple[int, int] | None = None
     if row is None:
         if batch.start is None:
             raise SeqGapError(
                 f"Batch {batch.seq} of run {batch.project}/{batch.run_id} arrived before the run "
                 "was started; resend from seq 0."
             )
-        run_pk, project_id = _create_run(conn, batch)
+        created = _create_run(conn, batch)
+        if created is None:
+            # Another transaction created the run meanwhile (a resend racing its original).
+            row = _locked_run(conn, batch)
+            if row is None:
+                raise StoreError(f"Could not create run {batch.project}/{batch.run_id}.")
+    if created is not None:
+        run_pk, project_id = created
         last_seq = -1
     else:
         run_pk, last_seq, project_id = int(row.pk), int(row.last_seq), int(row.project_id)
+        start = batch.start
+        if start is not None and not start.resumed and batch.seq == 0 \
+                and abs(float(row.created_at) - start.created_at) > 1e-3:
+            # Not this run's first batch again: another run that took the same id (an
+            # offline run synced late). Skipping it as "already applied" would lose it.
+            raise RunIdTakenError(
+                f"Run {batch.project}/{batch.run_id} already exists (created "
+                f"{_when(float(row.created_at))}); this batch starts another run with the same "
+                f"id (created {_when(start.created_at)}). Nothing of it was applied; log it "
+                "under a new id, or into another store.")
         if batch.seq <= last_seq:
             return False
     if batch.seq > last_seq + 1:
@@ -146,20 +162,28 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None,
         target = project_id
         if version.project is not None and version.project != batch.project:
             target = _project_id(conn, version.project, None, now)
-        problem = (f"Artifact {version.name!r} was not stored: the content of {missing[:5]} "
-                   "is not in the blob store. Log it again from its files."
-                   if missing else artifacts.type_conflict(conn, target, version))
+        problem = artifacts.too_long(version)
+        if problem is None:
+            problem = (f"Artifact {version.name!r} was not stored: the content of {missing[:5]} "
+                       "is not in the blob store. Log it again from its files."
+                       if missing else artifacts.type_conflict(conn, target, version))
         if problem is not None:
             if problems is not None:
                 problems.append(problem)
             continue
-        artifacts.log_version(conn, target, run_pk, version, now)
+        try:
+            artifacts.log_version(conn, target, run_pk, version, now)
+        except StoreError as exc:  # a version of another type got in first, meanwhile
+            if problems is not None:
+                problems.append(str(exc))
     for use in batch.uses:
         artifacts.record_use(conn, run_pk, use)
 
-    last_step = _write_points(conn, run_pk, batch.series, batch.values)
+    last_step = _write_points(conn, run_pk, _storable(conn, batch.series, problems),
+                              _storable(conn, batch.values, problems))
     if batch.system:
-        _write_points(conn, run_pk, batch.system, [])  # its steps are not the run's
+        # Its steps are not the run's.
+        _write_points(conn, run_pk, _storable(conn, batch.system, problems), [])
     if last_step is not None:
         values["last_step"] = sa.case(
             (runs.c.last_step.is_(None), last_step),
@@ -178,12 +202,48 @@ def write_batch(conn: Connection, batch: Batch, blobs: BlobStore | None = None,
     return True
 
 
-def _create_run(conn: Connection, batch: Batch) -> tuple[int, int]:
+def _when(ts: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def skip_batch(conn: Connection, batch: Batch) -> bool:
+    """Count ``batch`` as applied without applying it (the store cannot hold its data), so
+    the run's later batches still land; False when it is not the run's next batch."""
+    done = conn.execute(
+        sa.update(runs)
+        .where(runs.c.run_id == batch.run_id, runs.c.last_seq == batch.seq - 1,
+               runs.c.project_id == sa.select(projects.c.id)
+               .where(projects.c.name == batch.project).scalar_subquery())
+        .values(last_seq=batch.seq))
+    return done.rowcount == 1
+
+
+def _locked_run(conn: Connection, batch: Batch) -> Any:
+    """The batch's run row, locked until the transaction ends (PostgreSQL; SQLite's write
+    transactions are serial), or None."""
+    return conn.execute(
+        sa.select(runs.c.pk, runs.c.last_seq, runs.c.state, runs.c.project_id,
+                  runs.c.created_at)
+        .join(projects, projects.c.id == runs.c.project_id)
+        .where(projects.c.name == batch.project, runs.c.run_id == batch.run_id)
+        .with_for_update(of=runs)
+    ).first()
+
+
+def _create_run(conn: Connection, batch: Batch) -> tuple[int, int] | None:
+    """(run pk, project id) of the new run; None if another transaction created it first."""
     start = batch.start
     assert start is not None
     project_id = _project_id(conn, batch.project, start.entity, start.created_at)
+    stmt = sa.insert(runs)
+    if conn.dialect.name == "postgresql":
+        # Waits for a concurrent creator instead of failing on the unique constraint.
+        stmt = _insert(conn, runs).on_conflict_do_nothing(
+            index_elements=["project_id", "run_id"]).returning(runs.c.pk)
     result = conn.execute(
-        sa.insert(runs).values(
+        stmt.values(
             project_id=project_id,
             run_id=batch.run_id,
             name=start.name,
@@ -200,10 +260,13 @@ def _create_run(conn: Connection, batch: Batch) -> tuple[int, int]:
             heartbeat_at=batch.sent_at,
         )
     )
-    pk = result.inserted_primary_key
-    if pk is None or pk[0] is None:
+    if conn.dialect.name == "postgresql":
+        pk = result.scalar()
+        return None if pk is None else (int(pk), project_id)
+    inserted = result.inserted_primary_key
+    if inserted is None or inserted[0] is None:
         raise StoreError(f"Could not create run {batch.project}/{batch.run_id}.")
-    return int(pk[0]), project_id
+    return int(inserted[0]), project_id
 
 
 _CONSOLE_COLUMNS = ("run_pk", "line_no", "at", "stream", "text")
@@ -250,6 +313,37 @@ def _merge_metrics(current: str, defs: list[MetricDef]) -> str:
     return jsonvalue.dumps(list(existing.values()))
 
 
+_S = TypeVar("_S", Series, ValueSeries)
+
+
+def _storable(conn: Connection, items: list[_S], problems: list[str] | None) -> list[_S]:
+    """``items`` as the store keeps them: on PostgreSQL a NUL in a key becomes U+FFFD (as
+    the engine does to every string it sends, engine.py); a key longer than the store's keys
+    or met twice is left out, as a problem (the SDK sends neither; a batch from elsewhere
+    may)."""
+    if conn.dialect.name == "postgresql" and any(NUL in i.key for i in items):
+        items = [msgspec.structs.replace(i, key=i.key.replace(NUL, REPLACEMENT))
+                 if NUL in i.key else i for i in items]
+    keys = {i.key for i in items}
+    if len(keys) == len(items) and all(len(k) <= MAX_KEY_LENGTH for k in keys):
+        return items
+    out: list[_S] = []
+    seen: set[str] = set()
+    for i in items:
+        problem = None
+        if len(i.key) > MAX_KEY_LENGTH:
+            problem = (f"Key {i.key[:80]!r}... is {len(i.key)} characters long; the limit is "
+                       f"{MAX_KEY_LENGTH}. Its values were not stored.")
+        elif i.key in seen:
+            problem = f"Key {i.key!r} came twice in one batch; its second series was not stored."
+        if problem is None:
+            seen.add(i.key)
+            out.append(i)
+        elif problems is not None:
+            problems.append(problem)
+    return out
+
+
 def _key_ids(conn: Connection, run_pk: int, keys: list[str]) -> dict[str, Any]:
     """Rows of ``metric_keys`` for ``keys``, creating the missing ones."""
     found: dict[str, Any] = {}
@@ -269,6 +363,15 @@ def _key_ids(conn: Connection, run_pk: int, keys: list[str]) -> dict[str, Any]:
     return found
 
 
+def _ints(values: list[Any]) -> np.ndarray:
+    """int64, or float64 for ints past int64 (from a client other than the SDK, which
+    sends those as floats): the nearest float, not a failed batch."""
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return np.array(values, dtype=np.float64)
+
+
 def _segments(series: Series) -> list[chunks.Columns]:
     """The series as columns of one dtype each: int64 when all values are ints, float64
     when mixing cannot round an int, else consecutive runs of each kind."""
@@ -277,16 +380,17 @@ def _segments(series: Series) -> list[chunks.Columns]:
     vals = series.values
     is_int = [type(v) is int for v in vals]
     if all(is_int):
-        return [chunks.Columns(steps, times, np.array(vals, dtype=np.int64))]
+        return [chunks.Columns(steps, times, _ints(vals))]
     if not any(is_int) or all(-(2**53) <= v <= 2**53 for v, i in zip(vals, is_int) if i):
         return [chunks.Columns(steps, times, np.array(vals, dtype=np.float64))]
     out: list[chunks.Columns] = []
     start = 0
     for end in range(1, len(vals) + 1):
         if end == len(vals) or is_int[end] != is_int[start]:
-            dtype = np.int64 if is_int[start] else np.float64
+            part = vals[start:end]
             out.append(chunks.Columns(steps[start:end], times[start:end],
-                                      np.array(vals[start:end], dtype=dtype)))
+                                      _ints(part) if is_int[start]
+                                      else np.array(part, dtype=np.float64)))
             start = end
     return out
 
@@ -316,6 +420,7 @@ def _write_points(conn: Connection, run_pk: int, series: list[Series],
             open_chunks[r.key_id] = chunks.unpack(r.codec, r.steps, r.times, r.vals)
 
     inserts: list[dict[str, Any]] = []
+    rewritten: list[dict[str, Any]] = []
     for s in series:
         if not s.steps:
             continue
@@ -325,8 +430,7 @@ def _write_points(conn: Connection, run_pk: int, series: list[Series],
         if pending is not None:
             # Rewrite the open tail chunk with the new points appended.
             chunk_no -= 1
-            conn.execute(sa.delete(metric_chunks).where(metric_chunks.c.key_id == krow.id,
-                                                        metric_chunks.c.chunk_no == chunk_no))
+            rewritten.append({"k": krow.id, "c": chunk_no})
         for segment in _segments(s):
             merged = None if pending is None else chunks.merge(pending, segment)
             if merged is None and pending is not None:
@@ -339,16 +443,24 @@ def _write_points(conn: Connection, run_pk: int, series: list[Series],
         step = int(s.steps[-1])
         upd["last_step"] = _max(krow.last_step, step)
         last_step = _max(last_step, step)
+    # One statement each for every key of the batch (executemany): a statement per key
+    # was most of a batch's cost on PostgreSQL.
+    if rewritten:
+        conn.execute(sa.delete(metric_chunks).where(
+            metric_chunks.c.key_id == sa.bindparam("k"),
+            metric_chunks.c.chunk_no == sa.bindparam("c")), rewritten)
     if inserts:
         conn.execute(sa.insert(metric_chunks), inserts)
 
-    value_rows: list[dict[str, Any]] = []
+    # By (key, step): a step logged twice in one batch is one row, with its last value
+    # (a multi-row INSERT ... ON CONFLICT may not touch one row twice on PostgreSQL).
+    value_rows: dict[tuple[int, int], dict[str, Any]] = {}
     for v in values:
         krow = key_rows[v.key]
         for step, t, text in zip(v.steps, v.times, v.values):
             # Microseconds, like the chunks, so a row's _timestamp is one value.
-            value_rows.append({"key_id": krow.id, "step": step, "time": round(t, 6),
-                               "value": text})
+            value_rows[krow.id, step] = {"key_id": krow.id, "step": step, "time": round(t, 6),
+                                         "value": text}
         if v.steps:
             upd = key_updates.setdefault(krow.id, {})
             upd["values_count"] = int(krow.values_count) + len(v.steps)
@@ -361,10 +473,15 @@ def _write_points(conn: Connection, run_pk: int, series: list[Series],
             index_elements=["key_id", "step"],
             set_={"value": stmt.excluded.value, "time": stmt.excluded.time},
         )
-        conn.execute(stmt, value_rows)
+        conn.execute(stmt, list(value_rows.values()))
 
+    # Grouped by the columns they set, each group one executemany UPDATE.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for key_id, upd in key_updates.items():
-        conn.execute(sa.update(metric_keys).where(metric_keys.c.id == key_id).values(**upd))
+        groups.setdefault(tuple(sorted(upd)), []).append({"kid": key_id, **upd})
+    for columns, params in groups.items():
+        conn.execute(sa.update(metric_keys).where(metric_keys.c.id == sa.bindparam("kid"))
+                     .values({c: sa.bindparam(c) for c in columns}), params)
     return last_step
 
 
