@@ -74,8 +74,18 @@ def open_server_store(settings: Settings, store_url: str | None, blobs: str | No
     Migrations run here, under a lock, before any worker starts."""
     from runwatch.store import open_store
 
-    return open_store(store_url or settings.store_url,
-                      blobs or str(Path(settings.dir) / "blobs"))
+    store = open_store(store_url or settings.store_url,
+                       blobs or str(Path(settings.dir) / "blobs"))
+    if store.blobs is not None and store.blobs.local_path("0" * 64) is None:
+        # Object storage: a wrong bucket or missing credentials fail now, not at the first
+        # image a client logs.
+        try:
+            store.blobs.has("0" * 64)
+        except Exception as exc:  # noqa: BLE001 - any failure here is the same answer
+            store.close()
+            raise UsageError(f"Cannot reach the blob store {blobs!r}: {exc!r}. Check the "
+                             "bucket, the AWS_* credentials and AWS_ENDPOINT_URL.") from None
+    return store
 
 
 def first_key(store: Any) -> str | None:
