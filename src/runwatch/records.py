@@ -224,3 +224,93 @@ def encode(batch: Batch) -> bytes:
 
 def decode(data: bytes) -> Batch:
     return _decoder.decode(data)
+
+
+# -- what a batch from elsewhere must satisfy ----------------------------------------------
+# The SDK only makes valid batches; a server also takes them from any client, so it checks
+# each one before the store sees it (a bad one is refused whole, with the reason).
+
+_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_json_decode = msgspec.json.Decoder().decode
+
+
+def _finite(value: float, what: str) -> None:
+    import math
+
+    if not math.isfinite(value):
+        raise UsageError(f"{what} is {value!r}; times must be finite numbers of seconds.")
+
+
+def _json_text(text: str, what: str) -> None:
+    try:
+        _json_decode(text)
+    except msgspec.DecodeError as exc:
+        raise UsageError(f"{what} is not JSON text ({exc}).") from None
+
+
+def _columns(items: list[Series] | list[ValueSeries], what: str, json: bool = False) -> None:
+    for s in items:
+        if not (len(s.steps) == len(s.times) == len(s.values)):
+            raise UsageError(f"{what} {s.key!r} has {len(s.steps)} steps, {len(s.times)} times "
+                             f"and {len(s.values)} values; they must be as many.")
+        for t in s.times:
+            _finite(t, f"A time of {what} {s.key!r}")
+        if json:
+            for v in s.values:
+                _json_text(v, f"A value of {s.key!r}")
+
+
+def check_entry_path(path: str) -> str:
+    """A file's path inside an artifact: relative, without '..'."""
+    from pathlib import PurePosixPath
+
+    pure = PurePosixPath(path)
+    if not path.strip("/") or "\\" in path or "\x00" in path or pure.is_absolute() \
+            or ".." in pure.parts:
+        raise UsageError(f"Artifact entry name {path!r} must be a relative path inside the "
+                         "artifact (no leading '/', no '..', no backslash).")
+    return path
+
+
+def check_batch(batch: Batch) -> None:
+    """Raise :class:`UsageError` saying what is wrong with a batch the SDK would not make."""
+    check_project(batch.project)
+    check_run_id(batch.run_id)
+    if batch.seq < 0:
+        raise UsageError(f"Batch seq {batch.seq} is negative; runs count from 0.")
+    _finite(batch.sent_at, "sent_at")
+    if batch.start is not None:
+        _finite(batch.start.created_at, "start.created_at")
+    if batch.state is not None:
+        _finite(batch.state.at, "state.at")
+        if batch.state.state not in STATES:
+            raise UsageError(f"Run state {batch.state.state!r} is not one of {STATES}.")
+    for what, texts in (("Config", batch.config), ("Summary", batch.summary)):
+        for key, text in texts.items():
+            _json_text(text, f"{what} value {key!r}")
+    _columns(batch.series, "Series")
+    _columns(batch.system, "System series")
+    _columns(batch.values, "Value series", json=True)
+    for line in batch.console:
+        _finite(line.at, "A console line's time")
+        if line.stream not in (0, 1, 2):
+            raise UsageError(f"Console stream {line.stream} is not 0, 1 or 2.")
+    for alert in batch.alerts:
+        _finite(alert.at, "An alert's time")
+        if alert.level not in ALERT_LEVELS:
+            raise UsageError(f"Alert level {alert.level!r} is not one of {ALERT_LEVELS}.")
+    for version in batch.artifacts:
+        if not _ARTIFACT_NAME.match(version.name):
+            raise UsageError(f"Artifact name {version.name!r} is not allowed: 1-128 "
+                             "characters from [A-Za-z0-9._-].")
+        if version.project is not None:
+            check_project(version.project)
+        _json_text(version.metadata, f"Metadata of artifact {version.name!r}")
+        for entry in version.files:
+            check_entry_path(entry.path)
+            if entry.media is not None:
+                _json_text(entry.media, f"The object description of {entry.path!r}")
+    for use in batch.uses:
+        check_project(use.project)
+        if not _ARTIFACT_NAME.match(use.name):
+            raise UsageError(f"Artifact name {use.name!r} is not allowed.")

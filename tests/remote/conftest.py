@@ -32,6 +32,9 @@ import pytest
 RUNWATCH = [sys.executable, "-c", "import sys; from runwatch.cli import main; sys.exit(main())"]
 KEY_RE = re.compile(r"\brw_[A-Za-z0-9_-]{40}\b")
 START_TIMEOUT = 60.0
+# Every server process started here, so none outlives the session even when a fixture
+# fails between starting one and arranging its stop.
+_STARTED: list[subprocess.Popen[bytes]] = []
 
 
 def free_port() -> int:
@@ -104,6 +107,7 @@ class Server:
             # A session of its own: kill() reaches the workers of --workers N too.
             self.proc = subprocess.Popen(args, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL,
                                          env=base_env(self.dir), start_new_session=True)
+        _STARTED.append(self.proc)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.auth and self.key is None:
@@ -215,6 +219,16 @@ class Server:
         """A training process's environment: RUNWATCH_URL and the key point at this server."""
         return base_env(client_dir, RUNWATCH_URL=self.url,
                         RUNWATCH_API_KEY=key if key is not None else (self.key or ""), **extra)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_outlives_the_session() -> Iterator[None]:
+    yield
+    for proc in _STARTED:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
 
 
 @pytest.fixture

@@ -223,7 +223,7 @@ def test_open_blob_store_picks_by_scheme(tmp_path: Path, s3_endpoint: str,
                      "relative/blobs", "C:\\blobs"):
         store = open_blob_store(location)
         assert isinstance(store, LocalBlobStore), location
-    assert open_blob_store((tmp_path / "a").as_uri()).root == tmp_path / "a"
+    assert open_blob_store((tmp_path / "a b").as_uri()).root == tmp_path / "a b"
     point_env_at(s3_endpoint, monkeypatch)
     s3 = open_blob_store("s3://some-bucket/some/prefix/")
     assert isinstance(s3, FsspecBlobStore) and s3.root == "some-bucket/some/prefix"

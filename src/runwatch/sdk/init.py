@@ -163,7 +163,7 @@ def init(
 
     existing = None
     if run_id is not None:
-        existing = _lookup(resolved, project, run_id)
+        existing = _lookup(resolved, project, run_id, resume)
     if existing is not None and (resume in (None, False, "never")):
         raise UsageError(
             f"Run {project}/{run_id} already exists. Pass resume='allow' (or 'must') to continue "
@@ -258,13 +258,27 @@ def _sink(resolved: settings_mod.Settings, project: str, run_id: str) -> tuple[A
     return LocalSink(resolved.store_url), resolved.spill_dir
 
 
-def _lookup(resolved: settings_mod.Settings, project: str, run_id: str) -> Any:
+def _lookup(resolved: settings_mod.Settings, project: str, run_id: str,
+            resume: Any = None) -> Any:
     if resolved.mode == "offline":
         return None  # nothing to look in: `runwatch sync` refuses a clash of ids later
     if resolved.url:
-        from runwatch.sdk.remote import lookup_run
+        from runwatch.sdk.remote import ServerAway, lookup_run
 
-        return lookup_run(resolved.url, resolved.api_key, project, run_id)
+        try:
+            return lookup_run(resolved.url, resolved.api_key, project, run_id)
+        except ServerAway as exc:
+            if resume not in (None, False, "never"):
+                raise  # resuming needs the run's last step and seq
+            # A new run with a chosen id: start it; should the id be taken after all, the
+            # server refuses its batches and they stay on disk for `runwatch sync`.
+            import warnings
+
+            from runwatch.errors import RunwatchWarning
+
+            warnings.warn(f"runwatch: {exc} Starting it as a new run; its batches wait on "
+                          "disk until the server answers.", RunwatchWarning, stacklevel=3)
+            return None
     if not resolved.db_path.exists():
         return None
     from runwatch.store import open_store

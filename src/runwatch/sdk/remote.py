@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runwatch import records
-from runwatch.errors import RunwatchError, SeqGapError
+from runwatch.errors import RunwatchError, SeqGapError, UsageError
 from runwatch.records import Batch
 from runwatch.sdk.outbox import write_frame
 
@@ -63,6 +63,10 @@ def raise_for(response: Any, url: str) -> None:
     if response.status_code == 401:
         message += " (server " + url + ")"
     raise ServerError(f"{response.status_code} {message}", response.status_code, code)
+
+
+class ServerAway(UsageError):
+    """The server did not answer a question init() had to ask it."""
 
 
 class HttpSink:
@@ -203,7 +207,6 @@ def lookup_run(url: str, api_key: str | None, project: str, run_id: str) -> Any:
     import httpx
 
     from runwatch import jsonvalue
-    from runwatch.errors import UsageError
 
     quote = urllib.parse.quote
     try:
@@ -211,9 +214,8 @@ def lookup_run(url: str, api_key: str | None, project: str, run_id: str) -> Any:
             response = http.get(f"/projects/{quote(project, safe='')}/runs/"
                                 f"{quote(run_id, safe='')}")
     except httpx.HTTPError as exc:
-        raise UsageError(f"Cannot resume run {project}/{run_id}: the server {url} does not "
-                         f"answer ({exc}). Start the run when it is back, or use a new id.") \
-            from None
+        raise ServerAway(f"Cannot look up run {project}/{run_id}: the server {url} does not "
+                         f"answer ({exc}). Resume it when the server is back.") from None
     if response.status_code == 404:
         return None
     try:

@@ -88,8 +88,9 @@ def sync_files(files: list[Path], apply: Callable[[Any], object],
             if on_bytes is not None:
                 on_bytes(os.path.getsize(path) - done)
             report.files += 1
-            if path.suffix == ".spool":
+            if path.suffix == ".spill":
+                path.unlink(missing_ok=True)  # a queue, now delivered
+            elif path.suffix == ".spool":
                 os.replace(path, path.with_name(path.name + ".synced"))
-            else:
-                path.unlink(missing_ok=True)
+            # Anything else (a *.synced copy sent to a second server) is the user's: kept.
     return report

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from runwatch import records
 from runwatch.errors import SeqGapError, StoreError, UsageError
@@ -28,7 +29,7 @@ router = APIRouter(tags=["ingest"])
 # A batch holds at most 50,000 points plus the media logged with them; a body past
 # these limits is a mistake or an attack, not a batch.
 MAX_BODY = 256 << 20
-MAX_INFLATED = 1 << 30
+MAX_INFLATED = 512 << 20
 MSGPACK = "application/vnd.msgpack"
 
 
@@ -39,12 +40,17 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
                        "accepted in one request.", "too_large")
     parts: list[bytes] = []
     size = 0
-    async for piece in request.stream():
-        size += len(piece)
-        if size > limit:
-            raise ApiError(413, f"The body passed {limit:,} bytes; at most that many are "
-                           "accepted in one request.", "too_large")
-        parts.append(piece)
+    try:
+        async for piece in request.stream():
+            size += len(piece)
+            if size > limit:
+                raise ApiError(413, f"The body passed {limit:,} bytes; at most that many are "
+                               "accepted in one request.", "too_large")
+            parts.append(piece)
+    except ClientDisconnect:
+        # Nobody is left to answer; what arrived is dropped (an upload resumes later).
+        raise ApiError(400, "The client went away before its body arrived.",
+                       "client_disconnected") from None
     return b"".join(parts)
 
 
@@ -63,6 +69,9 @@ def inflate(body: bytes, encoding: str) -> bytes:
                        "bad_encoding") from None
     if inflater.unconsumed_tail:
         raise ApiError(413, f"The body inflates past {MAX_INFLATED:,} bytes.", "too_large")
+    if not inflater.eof:
+        raise ApiError(400, f"The {encoding} body ends before its stream does (cut short?).",
+                       "bad_encoding")
     return data
 
 
@@ -73,13 +82,10 @@ def decode_batch(data: bytes) -> records.Batch:
         raise ApiError(400, f"The body is not a runwatch batch ({exc}). Send one msgpack-"
                        f"encoded Batch as {MSGPACK}.", "bad_batch") from None
     try:
-        records.check_project(batch.project)
-        records.check_run_id(batch.run_id)
+        records.check_batch(batch)
     except UsageError as exc:
-        raise ApiError(422, str(exc), "invalid_batch") from None
-    if batch.seq < 0:
-        raise ApiError(422, f"Batch seq {batch.seq} is negative; runs count from 0.",
-                       "invalid_batch")
+        raise ApiError(422, f"Batch {batch.seq} of run {batch.project!r}/{batch.run_id!r} "
+                       f"was refused: {exc}", "invalid_batch") from None
     return batch
 
 

@@ -102,7 +102,9 @@ def open_blob_store(location: str | os.PathLike[str] | BlobStore,
     text = os.fspath(location)
     scheme, sep, rest = text.partition("://")
     if sep and scheme.lower() == "file":
-        return LocalBlobStore(rest)
+        from urllib.parse import unquote
+
+        return LocalBlobStore(unquote(rest))
     # "C:\\x" and "./a://b" are folders: a scheme is letters (then digits, + - .) only.
     if sep and scheme[:1].isalpha() and len(scheme) > 1 \
             and all(c.isalnum() or c in "+-." for c in scheme):
