@@ -38,6 +38,8 @@ CLIENTS = 32
 KEYS = 10
 STEPS_PER_BATCH = 1_000
 BATCHES = 30
+# Seconds between a paced node's batches: 32 nodes x 10,000 points / 0.32 s = 1M points/s.
+INTERVAL = 0.32
 
 
 def _batches(client: int, batches: int) -> list[bytes]:
@@ -62,13 +64,22 @@ def _batches(client: int, batches: int) -> list[bytes]:
     return out
 
 
-async def _client(url: str, key: str, bodies: list[bytes], latencies: list[float]) -> None:
+async def _client(url: str, key: str, bodies: list[bytes], latencies: list[float],
+                  interval: float, offset: float) -> None:
+    """One node: a batch every ``interval`` seconds (the SDK's flush interval), or back to
+    back when ``interval`` is 0; a batch due while the last is unanswered waits for it,
+    as the SDK's sender does."""
     import httpx
 
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/vnd.msgpack",
                "Content-Encoding": "deflate"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
+        await asyncio.sleep(offset)
+        due = time.perf_counter()
         for body in bodies:
+            if interval:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                due += interval
             t = time.perf_counter()
             response = await http.post("/api/v1/batches", content=body)
             latencies.append(time.perf_counter() - t)
@@ -76,20 +87,25 @@ async def _client(url: str, key: str, bodies: list[bytes], latencies: list[float
                 raise RuntimeError(f"server answered {response.status_code}: {response.text}")
 
 
-def load(url: str, key: str, clients: int, batches: int) -> dict[str, Any]:
+def load(url: str, key: str, clients: int, batches: int, interval: float) -> dict[str, Any]:
     """The load generator (a child process): ``clients`` runs posting at once."""
     bodies = [_batches(i, batches) for i in range(clients)]
     latencies: list[float] = []
 
     async def main() -> float:
         t = time.perf_counter()
-        await asyncio.gather(*(_client(url, key, b, latencies) for b in bodies))
+        # Paced nodes start spread over one interval, as real ones would be.
+        await asyncio.gather(*(_client(url, key, b, latencies, interval,
+                                       interval * i / clients) for i, b in enumerate(bodies)))
         return time.perf_counter() - t
 
     wall = asyncio.run(main())
     lat = sorted(latencies)
     points = clients * batches * KEYS * STEPS_PER_BATCH
     return {"clients": clients, "batches": len(lat), "points": points, "wall_s": wall,
+            "interval_s": interval,
+            "offered_points_per_s": (clients * KEYS * STEPS_PER_BATCH / interval
+                                     if interval else None),
             "points_per_s": points / wall,
             "body_bytes_mean": sum(len(b) for bs in bodies for b in bs) / len(lat),
             "latency_p50_ms": c.percentile(lat, 50) * 1000,
@@ -197,7 +213,8 @@ def _postgres() -> tuple[str, Any] | None:
     return cluster.create_database("bench"), cluster
 
 
-def _case(backend: str, workers: int, clients: int, batches: int) -> dict[str, Any]:
+def _case(backend: str, workers: int, clients: int, batches: int,
+          interval: float) -> dict[str, Any]:
     folder = c.scratch_dir(f"remote-{backend}")
     cluster = None
     try:
@@ -211,7 +228,7 @@ def _case(backend: str, workers: int, clients: int, batches: int) -> dict[str, A
         try:
             cpu0, t0 = server.cpu(), time.monotonic()
             res = c.run_child([__file__, "--load", server.url, server.key, str(clients),
-                               str(batches)], timeout=900)
+                               str(batches), str(interval)], timeout=900)
             cpu1, t1 = server.cpu(), time.monotonic()
         finally:
             server.stop()
@@ -233,9 +250,13 @@ def run(quick: bool = False, only: str | None = None, workers: int = 2) -> dict[
     for backend in ("sqlite", "postgresql"):
         if only and backend != only:
             continue
-        out[backend] = _case(backend, workers, CLIENTS, batches)
-        if out[backend].get("points_lost", 0) != 0:
-            raise AssertionError(f"the server lost points: {out[backend]}")
+        # Saturated: every node sends back to back (the most the server takes); paced: a
+        # batch per node every INTERVAL s, which at these sizes offers 1M points/s.
+        for mode, interval in (("saturated", 0.0), ("paced", INTERVAL)):
+            name = f"{backend}_{mode}"
+            out[name] = _case(backend, workers, CLIENTS, batches, interval)
+            if out[name].get("points_lost", 0) != 0:
+                raise AssertionError(f"the server lost points: {out[name]}")
     return out
 
 
@@ -246,7 +267,10 @@ def report(res: dict[str, Any]) -> str:
             lines.append(f"{backend}: skipped ({r['skipped']})")
             continue
         lines.append(
-            f"{backend} ({r['workers']} workers): {r['clients']} clients, {r['points']:,} points "
+            f"{backend} ({r['workers']} workers"
+            + (f", a batch per client every {r['interval_s']} s = "
+               f"{r['offered_points_per_s'] / 1e6:.2f} M points/s offered" if r['interval_s']
+               else ", back to back") + f"): {r['clients']} clients, {r['points']:,} points "
             f"in {r['batches']} batches ({r['body_bytes_mean'] / 1e3:.0f} kB each): "
             f"{r['points_per_s'] / 1e6:.2f} M points/s; batch latency p50 "
             f"{r['latency_p50_ms']:.0f} ms, p99 {r['latency_p99_ms']:.0f} ms, max "
@@ -261,11 +285,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--load", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        url, key, clients, batches = args.load
-        c.emit(load(url, key, int(clients), int(batches)))
+        url, key, clients, batches, interval = args.load
+        c.emit(load(url, key, int(clients), int(batches), float(interval)))
         return
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     print(report(run(args.quick, args.only, args.workers)))

@@ -25,13 +25,14 @@ import bench_log
 import bench_media
 import bench_media_ui
 import bench_read
+import bench_remote
 import bench_server
 import bench_startup
 
 SUITES = {"startup": bench_startup, "log": bench_log, "ingest": bench_ingest,
           "read": bench_read, "media": bench_media, "artifacts": bench_artifacts,
           "server": bench_server, "media_ui": bench_media_ui,
-          "console": bench_console, "demo": bench_demo}
+          "console": bench_console, "demo": bench_demo, "remote": bench_remote}
 
 
 def _git_commit() -> str | None:
@@ -220,6 +221,26 @@ FIGURES: list[tuple[str, Figure]] = [
     ("console", ("lines lost (terminal and store)", "", "0", lambda v, r: v == 0, "",
                  lambda r: r["console"]["summary"]["default"]["lost_lines"]
                  + r["console"]["summary"]["stress"]["lost_lines"])),
+    # The team server (issue 9): 32 clients posting batches of 10,000 points.
+    ("remote", ("PostgreSQL: points/s ingested, 32 clients back to back", "M/s", ">= 1",
+                lambda v, r: v >= 1, "",
+                lambda r: r["remote"]["postgresql_saturated"]["points_per_s"] / 1e6)),
+    ("remote", ("PostgreSQL: p99 batch latency, 1M points/s offered", "ms", "< 100",
+                lambda v, r: v < 100, "",
+                lambda r: r["remote"]["postgresql_paced"]["latency_p99_ms"])),
+    ("remote", ("PostgreSQL: points/s ingested at 1M points/s offered", "M/s", "(>= 1)",
+                lambda v, r: v >= 0.99, "",
+                lambda r: r["remote"]["postgresql_paced"]["points_per_s"] / 1e6)),
+    ("remote", ("SQLite: points/s ingested, 32 clients back to back", "M/s", "-",
+                lambda v, r: True, "",
+                lambda r: r["remote"]["sqlite_saturated"]["points_per_s"] / 1e6)),
+    ("remote", ("SQLite: p99 batch latency, 1M points/s offered", "ms", "-",
+                lambda v, r: True, "", lambda r: r["remote"]["sqlite_paced"]["latency_p99_ms"])),
+    ("remote", ("server CPU, PostgreSQL back to back (all workers)", "cores", "-",
+                lambda v, r: True, "",
+                lambda r: r["remote"]["postgresql_saturated"]["server_cpu_cores"])),
+    ("remote", ("server peak RSS, PostgreSQL back to back", "MB", "-", lambda v, r: True, "",
+                lambda r: r["remote"]["postgresql_saturated"]["server_peak_rss_mb"])),
 ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,23 +106,31 @@ READS = ["/api/v1/projects", "/api/v1/projects/{p}", "/api/v1/projects/{p}/runs"
 
 
 class Client:
-    """The real app over httpx's ASGI transport, on a private event loop."""
+    """The real app over httpx's ASGI transport, on an event loop of its own thread (the
+    browser tests' Playwright keeps a loop running on the main thread all session)."""
 
     def __init__(self, folder: Path) -> None:
         self.app = create_app(resolve({"dir": str(folder)}))
         self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app, raise_app_exceptions=False),
             base_url="http://fuzz")
 
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)
+
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.loop.run_until_complete(self.http.post(path, **kwargs))
+        return self._run(self.http.post(path, **kwargs))
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.loop.run_until_complete(self.http.get(path, **kwargs))
+        return self._run(self.http.get(path, **kwargs))
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.http.aclose())
+        self._run(self.http.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
         self.loop.close()
         self.app.state.runwatch.store.close()
 
