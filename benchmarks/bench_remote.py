@@ -1,11 +1,14 @@
 """The team server under load: 32 clients logging to one ``runwatch server`` at once.
 
 A real ``runwatch server --auth`` runs in a subprocess (on SQLite, and on PostgreSQL
-when its binaries are installed: a throwaway cluster on a free port). One child
-process plays 32 training nodes: each is one run that POSTs its batches to
-``/api/v1/batches`` as the SDK's writer does (msgpack, deflate level 1, API key,
-one kept-alive connection per client), one batch after the other as fast as the
-server answers. A batch is 10 metrics x 1,000 steps = 10,000 points (the SDK sends
+when its binaries are installed: a throwaway cluster on a free port, fsync and
+synchronous commit on, shared_buffers 128 MB). One child process plays 32 training
+nodes: each is one run that POSTs its batches to ``/api/v1/batches`` as the SDK's
+writer does (msgpack, deflate level 1, API key, one kept-alive connection per
+client). Two loads: *saturated*, each node sending its next batch as soon as the
+last is answered (the most the server takes); *paced*, each node sending a batch
+every 0.32 s, which offers 1M points/s in all (a node's next batch waits for the
+last answer, as the SDK's sender does, so a slow server lowers what is offered). A batch is 10 metrics x 1,000 steps = 10,000 points (the SDK sends
 at most 50,000). Batches are encoded before the clock starts, so the figure is
 the server's, not the load generator's, though both share the 2 cores.
 
@@ -208,7 +211,9 @@ def _postgres() -> tuple[str, Any] | None:
     bindir = pg.find_bindir()
     if bindir is None:
         return None
-    cluster = pg.PostgresCluster(bindir)
+    # Durable, as a team's server would run: fsync and synchronous commit on (the test
+    # suite's cluster turns them off).
+    cluster = pg.PostgresCluster(bindir, durable=True)
     cluster.start()
     return cluster.create_database("bench"), cluster
 

@@ -77,8 +77,10 @@ class PostgresCluster:
 
     USER = "postgres"
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, durable: bool = False) -> None:
         self.bindir = bindir
+        # Benchmarks want a real server's durability (fsync, synchronous commit); tests do not.
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="runwatch-pg-"))
         self.data = self.root / "data"
         self.sockets = self.root / "sockets"
@@ -127,10 +129,11 @@ class PostgresCluster:
                   "--encoding=UTF8", f"--locale={locale}", "--no-sync", "--no-instructions")
         for attempt in range(5):
             self.port = _free_port()
+            fast = ("" if self.durable else
+                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off ")
             options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                       f"-c unix_socket_directories={self.sockets} -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off "
-                       "-c max_connections=200 -c shared_buffers=64MB")
+                       f"-c unix_socket_directories={self.sockets} {fast}"
+                       "-c max_connections=200 -c shared_buffers=128MB")
             try:
                 self._run("pg_ctl", "start", "-D", str(self.data), "-l", str(self.log), "-w",
                           "-t", "60", "-o", options)

@@ -49,14 +49,14 @@ def _entry_path(name: object) -> str:
 
 
 
-def _referenced_shas(meta: Any) -> list[str]:
+def referenced_shas(meta: Any) -> list[str]:
     """Blobs an object's JSON description names (a table's file, an image's bytes)."""
     if isinstance(meta, dict):
         own = [meta["sha256"]] if isinstance(meta.get("sha256"), str) else []
         return own + [s for v in meta.values() if isinstance(v, (dict, list))
-                      for s in _referenced_shas(v)]
+                      for s in referenced_shas(v)]
     if isinstance(meta, list):
-        return [s for v in meta for s in _referenced_shas(v)]
+        return [s for v in meta for s in referenced_shas(v)]
     return []
 
 
@@ -315,7 +315,7 @@ class Artifact:
                 if expected and not expected.startswith("etag:") and sha != expected:
                     bad.append(f"{entry.path} (sha256 {sha}, expected {expected})")
             else:
-                shas = [entry.sha256] + _referenced_shas(
+                shas = [entry.sha256] + referenced_shas(
                     jsonvalue.loads(entry.media) if entry.media else None)
                 broken = [sha for sha in shas if not self._blobs().verify(sha)]
                 if broken:

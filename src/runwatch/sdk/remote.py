@@ -131,27 +131,14 @@ class HttpSink:
 
 
 def _named_blobs(meta_text: str) -> list[str]:
-    """Every ``sha256`` a logged object's description names (at any depth)."""
+    """Every blob a logged object's description names (a table's file, its images)."""
     from runwatch import jsonvalue
-
-    found: list[str] = []
-
-    def walk(value: object) -> None:
-        if isinstance(value, dict):
-            sha = value.get("sha256")
-            if isinstance(sha, str) and len(sha) == 64:
-                found.append(sha)
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
+    from runwatch.data.artifact import referenced_shas
 
     try:
-        walk(jsonvalue.loads(meta_text))
+        return referenced_shas(jsonvalue.loads(meta_text))
     except ValueError:
         return []
-    return found
 
 
 def spool_name(project: str, run_id: str) -> str:
