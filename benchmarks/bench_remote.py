@@ -5,19 +5,22 @@ when its binaries are installed: a throwaway cluster on a free port, fsync and
 synchronous commit on, shared_buffers 128 MB). One child process plays 32 training
 nodes: each is one run that POSTs its batches to ``/api/v1/batches`` as the SDK's
 writer does (msgpack, deflate level 1, API key, one kept-alive connection per
-client). Two loads: *saturated*, each node sending its next batch as soon as the
-last is answered (the most the server takes); *paced*, each node sending a batch
-every 0.32 s, which offers 1M points/s in all (a node's next batch waits for the
-last answer, as the SDK's sender does, so a slow server lowers what is offered). A batch is 10 metrics x 1,000 steps = 10,000 points (the SDK sends
-at most 50,000). Batches are encoded before the clock starts, so the figure is
-the server's, not the load generator's, though both share the 2 cores.
+client). A batch is 10 metrics x 1,600 steps = 16,000 points (the SDK sends at most
+50,000), 30 batches per node. Batches are encoded before the clock starts, so the
+figure is the server's, not the load generator's, though both share the 2 cores.
+
+Two loads: *saturated*, each node sending its next batch as soon as the last is
+answered (the most the server takes); *paced*, each node sending a batch every
+0.512 s (about the SDK's flush interval), which offers 1M points/s in all, each node
+logging 31,250 points/s (a node's next batch waits for the last answer, as the
+SDK's sender does, so a slow server lowers what is offered).
 
 Measured: points/s the server applied (wall time from the first request to the
 last answer), p50/p99 batch latency (request sent to answer received), the
 server's CPU seconds per second (all its processes) and its peak RSS; afterwards
 every run is read back and its points counted (none lost, none twice).
 
-    python benchmarks/bench_remote.py [--quick] [--only sqlite|postgresql] [--workers N]
+    python benchmarks/bench_remote.py [--quick] [--only sqlite|postgresql] [--workers N (3)]
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ import _common as c
 
 CLIENTS = 32
 KEYS = 10
-STEPS_PER_BATCH = 1_000
+STEPS_PER_BATCH = 1_600
 BATCHES = 30
-# Seconds between a paced node's batches: 32 nodes x 10,000 points / 0.32 s = 1M points/s.
-INTERVAL = 0.32
+# Seconds between a paced node's batches, about the SDK's flush interval (0.5 s): 32 nodes
+# x 16,000 points / 0.512 s = 1M points/s, each node logging 31,250 points/s.
+INTERVAL = 0.512
 
 
 def _batches(client: int, batches: int) -> list[bytes]:
@@ -68,12 +72,14 @@ def _batches(client: int, batches: int) -> list[bytes]:
 
 
 async def _client(url: str, key: str, bodies: list[bytes], latencies: list[float],
-                  interval: float, offset: float) -> None:
+                  interval: float, offset: float,
+                  timings: dict[str, list[float]] | None = None) -> None:
     """One node: a batch every ``interval`` seconds (the SDK's flush interval), or back to
     back when ``interval`` is 0; a batch due while the last is unanswered waits for it,
     as the SDK's sender does."""
     import httpx
 
+    timings = {} if timings is None else timings
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/vnd.msgpack",
                "Content-Encoding": "deflate"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
@@ -86,6 +92,10 @@ async def _client(url: str, key: str, bodies: list[bytes], latencies: list[float
             t = time.perf_counter()
             response = await http.post("/api/v1/batches", content=body)
             latencies.append(time.perf_counter() - t)
+            for part in response.headers.get("server-timing", "").split(","):
+                name, _, dur = part.strip().partition(";dur=")
+                if dur:
+                    timings.setdefault(name, []).append(float(dur))
             if response.status_code != 200:
                 raise RuntimeError(f"server answered {response.status_code}: {response.text}")
 
@@ -94,26 +104,36 @@ def load(url: str, key: str, clients: int, batches: int, interval: float) -> dic
     """The load generator (a child process): ``clients`` runs posting at once."""
     bodies = [_batches(i, batches) for i in range(clients)]
     latencies: list[float] = []
+    timings: dict[str, list[float]] = {}
 
     async def main() -> float:
         t = time.perf_counter()
         # Paced nodes start spread over one interval, as real ones would be.
         await asyncio.gather(*(_client(url, key, b, latencies, interval,
-                                       interval * i / clients) for i, b in enumerate(bodies)))
+                                       interval * i / clients, timings)
+                               for i, b in enumerate(bodies)))
         return time.perf_counter() - t
 
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
     wall = asyncio.run(main())
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    load_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lat = sorted(latencies)
     points = clients * batches * KEYS * STEPS_PER_BATCH
     return {"clients": clients, "batches": len(lat), "points": points, "wall_s": wall,
-            "interval_s": interval,
+            "interval_s": interval, "load_generator_cpu_cores": load_cpu / wall,
             "offered_points_per_s": (clients * KEYS * STEPS_PER_BATCH / interval
                                      if interval else None),
             "points_per_s": points / wall,
             "body_bytes_mean": sum(len(b) for bs in bodies for b in bs) / len(lat),
             "latency_p50_ms": c.percentile(lat, 50) * 1000,
             "latency_p99_ms": c.percentile(lat, 99) * 1000,
-            "latency_max_ms": lat[-1] * 1000}
+            "latency_max_ms": lat[-1] * 1000,
+            # The server's own account of each batch (Server-Timing), p50 and p99 in ms.
+            "server_timing_ms": {name: [c.percentile(sorted(v), 50), c.percentile(sorted(v), 99)]
+                                 for name, v in timings.items()}}
 
 
 class _Server:
@@ -142,10 +162,28 @@ class _Server:
             self.proc.kill()
             raise RuntimeError("runwatch server did not start:\n" + "".join(lines))
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        self._wait_ready()
         self.ps = psutil.Process(self.proc.pid)
         self.peak_rss = 0
         self._stop = threading.Event()
         threading.Thread(target=self._watch_rss, daemon=True).start()
+
+    def _wait_ready(self) -> None:
+        """The URL is printed before the workers are up: wait until every worker has
+        started (its warm-up done), so start-up is not counted as batch latency."""
+        import httpx
+
+        deadline = time.monotonic() + 60
+        quick = 0
+        while quick < 40 and time.monotonic() < deadline:
+            t = time.perf_counter()
+            try:
+                ok = httpx.get(self.url + "/api/v1/server", timeout=5,
+                               headers={"Authorization": f"Bearer {self.key}"}).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            quick = quick + 1 if ok and time.perf_counter() - t < 0.05 else 0
+            time.sleep(0.02)
 
     def processes(self) -> list[Any]:
         import psutil
@@ -164,6 +202,17 @@ class _Server:
             except Exception:  # noqa: BLE001 - a worker that just exited
                 pass
         return total
+
+    def cpu_each(self) -> list[float]:
+        """CPU seconds of each server process so far (the supervisor first)."""
+        out = []
+        for p in self.processes():
+            try:
+                t = p.cpu_times()
+                out.append(round(t.user + t.system, 1))
+            except Exception:  # noqa: BLE001
+                pass
+        return out
 
     def _watch_rss(self) -> None:
         while not self._stop.wait(0.1):
@@ -213,9 +262,30 @@ def _postgres() -> tuple[str, Any] | None:
         return None
     # Durable, as a team's server would run: fsync and synchronous commit on (the test
     # suite's cluster turns them off).
-    cluster = pg.PostgresCluster(bindir, durable=True)
+    cluster = pg.PostgresCluster(bindir, durable=os.environ.get("BENCH_PG_FAST") != "1")
     cluster.start()
     return cluster.create_database("bench"), cluster
+
+
+def _postgres_cpu(cluster: Any) -> float:
+    """CPU seconds of every process of the PostgreSQL cluster (its backends included)."""
+    if cluster is None:
+        return 0.0
+    import psutil
+
+    pidfile = cluster.data / "postmaster.pid"
+    try:
+        main = psutil.Process(int(pidfile.read_text().split()[0]))
+        total = 0.0
+        for p in [main, *main.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:
+                pass
+        return total
+    except (OSError, ValueError, psutil.Error):
+        return 0.0
 
 
 def _case(backend: str, workers: int, clients: int, batches: int,
@@ -231,14 +301,18 @@ def _case(backend: str, workers: int, clients: int, batches: int,
             store_url, cluster = got
         server = _Server(folder / "store", store_url, workers)
         try:
+            db0 = _postgres_cpu(cluster)
             cpu0, t0 = server.cpu(), time.monotonic()
             res = c.run_child([__file__, "--load", server.url, server.key, str(clients),
                                str(batches), str(interval)], timeout=900)
             cpu1, t1 = server.cpu(), time.monotonic()
+            db1 = _postgres_cpu(cluster)
+            res["server_process_cpu_s"] = server.cpu_each()
         finally:
             server.stop()
         res.update(backend=backend, workers=workers,
                    server_cpu_cores=(cpu1 - cpu0) / (t1 - t0),
+                   postgres_cpu_cores=(db1 - db0) / (t1 - t0) if cluster is not None else None,
                    server_peak_rss_mb=server.peak_rss / 2**20)
         res.update(_count(store_url or f"sqlite:///{folder / 'store' / 'runwatch.db'}", clients))
         res["points_lost"] = res["points"] - res["points_stored"]
@@ -249,7 +323,7 @@ def _case(backend: str, workers: int, clients: int, batches: int,
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run(quick: bool = False, only: str | None = None, workers: int = 2) -> dict[str, Any]:
+def run(quick: bool = False, only: str | None = None, workers: int = 3) -> dict[str, Any]:
     batches = 5 if quick else BATCHES
     out = {}
     for backend in ("sqlite", "postgresql"):
@@ -257,7 +331,8 @@ def run(quick: bool = False, only: str | None = None, workers: int = 2) -> dict[
             continue
         # Saturated: every node sends back to back (the most the server takes); paced: a
         # batch per node every INTERVAL s, which at these sizes offers 1M points/s.
-        for mode, interval in (("saturated", 0.0), ("paced", INTERVAL)):
+        for mode, interval in (("saturated", 0.0), ("paced", INTERVAL),
+                               ("paced_half", 2 * INTERVAL)):
             name = f"{backend}_{mode}"
             out[name] = _case(backend, workers, CLIENTS, batches, interval)
             if out[name].get("points_lost", 0) != 0:
@@ -279,9 +354,13 @@ def report(res: dict[str, Any]) -> str:
             f"in {r['batches']} batches ({r['body_bytes_mean'] / 1e3:.0f} kB each): "
             f"{r['points_per_s'] / 1e6:.2f} M points/s; batch latency p50 "
             f"{r['latency_p50_ms']:.0f} ms, p99 {r['latency_p99_ms']:.0f} ms, max "
-            f"{r['latency_max_ms']:.0f} ms; server CPU {r['server_cpu_cores']:.2f} cores, peak "
+            f"{r['latency_max_ms']:.0f} ms; server CPU {r['server_cpu_cores']:.2f} cores"
+            + (f", PostgreSQL {r['postgres_cpu_cores']:.2f}" if r.get('postgres_cpu_cores')
+               else "") + f", load generator {r['load_generator_cpu_cores']:.2f}; peak "
             f"RSS {r['server_peak_rss_mb']:.0f} MB; stored {r['points_stored']:,} "
-            f"(lost {r['points_lost']}), runs finished {r['runs_finished']}/{r['clients']}")
+            f"(lost {r['points_lost']}), runs finished {r['runs_finished']}/{r['clients']}; "
+            "in the server (p50/p99 ms): " + ", ".join(
+                f"{k} {v[0]:.0f}/{v[1]:.0f}" for k, v in r["server_timing_ms"].items()))
     return "\n".join(lines)
 
 
@@ -289,7 +368,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--load", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:

@@ -76,6 +76,8 @@ def _warm_up(state: AppState) -> None:
         ser.load(conn, -1, None)
     xy = ser.XY(np.arange(10_000), np.linspace(0.0, 1.0, 10_000), np.arange(10_000))
     ser.round_significant(ser.downsample(xy, 100, 0, 9_999).y, 7).tolist()
+    # ... and the write path a logging client takes.
+    state.store.warm_up()
 
 
 def create_app(settings: Settings, store: Store | None = None, *,

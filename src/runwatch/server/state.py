@@ -24,6 +24,8 @@ class AppState:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # The API-key cache (server/auth.py) when keys are required; None: no auth.
     keys: Any = None
+    # Limits the batches this process writes at once (server/ingest.py), made on first use.
+    ingest_slots: Any = None
 
 
 def app_state(request: Request) -> AppState:

@@ -66,6 +66,36 @@ class Store:
             problems.append(message + " It was skipped; the run's later batches were kept.")
         return False
 
+    def warm_up(self, connections: int = 8) -> None:
+        """Get ready for a burst of writers: open ``connections`` to PostgreSQL now (each
+        one forks a server process, tens of milliseconds a client would otherwise wait
+        for), and run the write path once in a transaction that is rolled back, so the
+        first real batches do not pay for compiling its statements."""
+        import time
+
+        from runwatch.records import Batch, RunStart, Series, ValueSeries
+
+        if self.engine.dialect.name == "postgresql":
+            opened = [self.engine.connect() for _ in range(connections)]
+            for conn in opened:
+                conn.exec_driver_sql("SELECT 1")
+                conn.close()
+        now = time.time()
+        batch = Batch(project="-warm-up-", run_id="-", seq=0, sent_at=now,
+                      start=RunStart(name="-", created_at=now), config={"a": "1"},
+                      summary={"a": "1"},
+                      series=[Series(k, [0, 1], [now, now], [0.5, 1.5]) for k in ("a", "b")],
+                      values=[ValueSeries("c", [0], [now], ['"x"'])])
+        with self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            trans = conn.begin()
+            try:
+                write_batch(conn, batch, None, [])
+                batch.seq, batch.start = 1, None
+                write_batch(conn, batch, None, [])  # appends to an open chunk
+            finally:
+                trans.rollback()
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction that sees one snapshot of the store throughout (SQLite's
