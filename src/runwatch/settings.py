@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runwatch.errors import UsageError
+from runwatch.errors import RunwatchWarning, UsageError
 
 MODES = ("online", "offline", "disabled")
 
@@ -132,14 +132,24 @@ def _saved_login(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     except FileNotFoundError:
         return None, None
     except (OSError, ValueError) as exc:
-        raise UsageError(f"Cannot read the saved login {str(path)!r}: {exc}. Run `runwatch "
-                         "login URL` again, or delete the file.") from None
-    if not isinstance(saved, dict):
-        return None, None
-    url = saved.get("url")
-    key = saved.get("api_key")
-    return (_parse_server_url(str(path), url) if isinstance(url, str) else None,
-            key if isinstance(key, str) and key else None)
+        return _ignored(path, exc)
+    url = saved.get("url") if isinstance(saved, dict) else None
+    key = saved.get("api_key") if isinstance(saved, dict) else None
+    try:
+        url = _parse_server_url(str(path), url) if isinstance(url, str) else None
+    except UsageError as exc:
+        return _ignored(path, exc)
+    return url, key if isinstance(key, str) and key else None
+
+
+def _ignored(path: Path, exc: Exception) -> tuple[None, None]:
+    # A broken login file must not stop training: runs stay local, and say why.
+    import warnings
+
+    warnings.warn(f"runwatch: ignoring the saved login {str(path)!r} ({exc}); runs log "
+                  "locally. Run `runwatch login URL` again, or delete the file.",
+                  RunwatchWarning, stacklevel=3)
+    return None, None
 
 
 @dataclasses.dataclass(frozen=True)
