@@ -6,6 +6,7 @@ The same checks run on a folder store, so the two answer alike."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import io
 import time
@@ -60,7 +61,10 @@ class Http:
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
                 return await c.get(path, params=params, headers=headers)
 
-        return asyncio.run(go())
+        # On a thread of its own: the browser tests' Playwright keeps an event loop
+        # running on the main thread for the whole session.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, go()).result()
 
 
 @pytest.mark.parametrize("where", ["s3", "local"])

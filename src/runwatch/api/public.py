@@ -93,6 +93,11 @@ class Api:
         self.close()
 
     @property
+    def _where(self) -> str:
+        """Where this Api reads, for messages."""
+        return self.settings.dir
+
+    @property
     def _timeout(self) -> float:
         return self.settings.heartbeat_timeout
 
@@ -107,7 +112,7 @@ class Api:
         for p in self.projects():
             if p.name == name:
                 return p
-        raise RunNotFoundError(f"No project {name!r} in {self.settings.dir}.")
+        raise RunNotFoundError(f"No project {name!r} in {self._where}.")
 
     def runs(self, path: str = "", filters: dict[str, Any] | None = None,
              order: str = "+created_at", per_page: int = 50, include_sweeps: bool = True,

@@ -154,11 +154,9 @@ class RemoteApi(Api):
                 out.append(Project(self, rec))
         return out
 
-    def project(self, name: str, entity: str | None = None) -> Project:
-        for p in self.projects():
-            if p.name == name:
-                return p
-        raise RunNotFoundError(f"No project {name!r} on {self.url}.")
+    @property
+    def _where(self) -> str:
+        return self.url
 
     def runs(self, path: str = "", filters: dict[str, Any] | None = None,
              order: str = "+created_at", per_page: int = 50, include_sweeps: bool = True,
