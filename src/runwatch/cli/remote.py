@@ -153,7 +153,8 @@ def register(main: click.Group, store_option: Any, host_option: Any, port_option
     def sync(paths: tuple[Path, ...], store_dir: str | None, url: str | None,
              api_key: str | None) -> None:
         """Upload offline runs and unsent batches (PATHS: spool files or folders; default:
-        everything waiting in the store folder). Safe to repeat: nothing is applied twice."""
+        the offline runs and what waits for this destination in the store folder). Safe to
+        repeat: nothing is applied twice."""
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
         from runwatch.sdk import sync as sync_mod
@@ -166,7 +167,7 @@ def register(main: click.Group, store_option: Any, host_option: Any, port_option
             overrides["api_key"] = api_key
         settings = resolve(overrides)
         base = Path(settings.dir)
-        files = sync_mod.find_files(list(paths) or sync_mod.default_paths(base))
+        files = sync_mod.find_files(list(paths) or sync_mod.default_paths(base, settings.url))
         if not files:
             click.echo("runwatch: nothing to sync.")
             return

@@ -47,8 +47,14 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(unique.values(), key=lambda p: (p.stat().st_mtime, str(p)))
 
 
-def default_paths(base: Path) -> list[Path]:
-    return [base / "offline", base / "spool", base / "spill"]
+def default_paths(base: Path, url: str | None) -> list[Path]:
+    """What waits for the destination: offline runs, and the batches that could not reach
+    it (a server's spool folder; for the local store, its spill folder)."""
+    if url:
+        from runwatch.sdk.remote import spool_folder
+
+        return [base / "offline", spool_folder(base, url)]
+    return [base / "offline", base / "spill"]
 
 
 def sync_files(files: list[Path], apply: Callable[[Any], object],

@@ -43,11 +43,18 @@ class KeyCache:
         self.store = store
         self._seen: dict[str, tuple[store_keys.KeyInfo | None, float]] = {}
 
-    def lookup(self, key: str) -> store_keys.KeyInfo | None:
-        now = time.monotonic()
+    def cached(self, key: str) -> tuple[bool, store_keys.KeyInfo | None]:
+        """(True, the answer) when a fresh answer for ``key`` is cached, else (False, None)."""
         hit = self._seen.get(key)
-        if hit is not None and hit[1] > now:
-            return hit[0]
+        if hit is not None and hit[1] > time.monotonic():
+            return True, hit[0]
+        return False, None
+
+    def lookup(self, key: str) -> store_keys.KeyInfo | None:
+        known, info = self.cached(key)
+        if known:
+            return info
+        now = time.monotonic()
         with self.store.read() as conn:
             info = store_keys.check(conn, key)
         if len(self._seen) > 10_000:
@@ -100,7 +107,11 @@ class RequireKey:
                 "set RUNWATCH_API_KEY (or run `runwatch login URL`). An admin creates keys "
                 "with `runwatch keys create NAME` on the server.")
         else:
-            info = self.cache.lookup(key) if _looks_like_key(key) else None
+            info = None
+            if _looks_like_key(key):
+                known, info = self.cache.cached(key)
+                if not known:  # a database read: off the event loop
+                    info = await run_in_threadpool(self.cache.lookup, key)
             if info is None:
                 response = _unauthorized(
                     f"The API key {key[:10]!r}... is not valid (unknown or revoked). Ask the "
