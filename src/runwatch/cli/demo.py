@@ -53,6 +53,9 @@ def demo(epochs: int, limit: int | None, device: str, data_dir: str | None,
     check_dependencies(data_dir)
     if store_dir:
         os.environ["RUNWATCH_DIR"] = store_dir  # the example's init() reads it
+    # The demo shows its runs on a dashboard of this store: it logs here even when
+    # RUNWATCH_URL or a saved `runwatch login` would send runs to a server.
+    os.environ["RUNWATCH_URL"] = ""
     from runwatch.settings import resolve
 
     work = Path(resolve().dir) / "demo"
