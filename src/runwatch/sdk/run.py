@@ -428,7 +428,10 @@ class Run:
                 where = (f"Saved offline in {self._writer.sink.path}; `runwatch sync` uploads "
                          "it.")
             elif remote:
-                where = f"See it at {self._settings.url}/p/{self.project}/r/{self.id}"
+                from urllib.parse import quote
+
+                where = (f"See it at {self._settings.url}/p/{quote(self.project, safe='')}"
+                         f"/r/{quote(self.id, safe='')}")
             else:
                 where = f"View it with `runwatch ui` (store: {self._settings.dir})."
             print(f"runwatch: run {self._name} ({self.id}) {state}; {self._step} steps. {where}",
