@@ -154,7 +154,7 @@ class _Server:
             if not line:
                 break
             lines.append(line)
-            if m := re.search(r"(rw_[A-Za-z0-9_-]+)", line):
+            if m := re.search(r"\b(rw_[A-Za-z0-9]{40})\b", line):
                 self.key = m.group(1)
             if m := re.search(r"at (http://\S+)", line):
                 self.url = m.group(1).rstrip("/")

@@ -30,7 +30,7 @@ import pytest
 
 # The console script's entry point, run by this interpreter (no reliance on PATH).
 RUNWATCH = [sys.executable, "-c", "import sys; from runwatch.cli import main; sys.exit(main())"]
-KEY_RE = re.compile(r"\brw_[A-Za-z0-9_-]{40}\b")
+KEY_RE = re.compile(r"\brw_[A-Za-z0-9]{40}\b")
 START_TIMEOUT = 60.0
 # Every server process started here, so none outlives the session even when a fixture
 # fails between starting one and arranging its stop.

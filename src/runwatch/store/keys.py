@@ -1,15 +1,17 @@
 """API keys of a team server: created once, stored as sha256 hashes, revocable.
 
-A key is ``rw_`` plus 40 URL-safe characters (240 random bits). Because it is
-random rather than chosen by a person, a plain sha256 is enough to keep the
-stored form useless to a thief, and checking one costs microseconds, so every
-request can be checked without a slow password hash.
+A key is ``rw_`` plus 40 random letters and digits (238 bits; no ``-`` or ``_``, so
+a double-click selects all of it). Because it is random rather than chosen by a
+person, a plain sha256 is enough to keep the stored form useless to a thief, and
+checking one costs microseconds, so every request can be checked without a slow
+password hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import string
 import time
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ from runwatch.errors import UsageError
 from runwatch.store.schema import api_keys
 
 PREFIX = "rw_"
+_ALPHABET = string.ascii_letters + string.digits
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ def create(conn: Connection, name: str, read_only: bool = False) -> str:
     if taken is not None:
         state = "a revoked key" if taken.revoked_at is not None else "a key"
         raise UsageError(f"There is already {state} named {name!r}; choose another name.")
-    key = PREFIX + secrets.token_urlsafe(30)
+    key = PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(40))
     conn.execute(api_keys.insert().values(
         name=name, key_hash=hash_key(key), prefix=key[:10], read_only=int(read_only),
         created_at=time.time()))

@@ -193,7 +193,7 @@ console_lines = Table(
     Column("text", Text, nullable=False),
 )
 
-# API keys of a team server: only the sha256 of a key is kept (a key is 240 random
+# API keys of a team server: only the sha256 of a key is kept (a key is 238 random
 # bits, so a fast hash is as safe as a slow one and costs microseconds per request).
 api_keys = Table(
     "api_keys",
