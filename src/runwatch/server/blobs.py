@@ -16,12 +16,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from runwatch.errors import StoreError
+from runwatch.server.encoding import attachment
 from runwatch.server.errors import ApiError
 from runwatch.server.state import AppState, app_state
 from runwatch.store.blobs import BlobStore, LocalBlobStore, MissingBlobError, check_sha
@@ -118,14 +118,6 @@ def _thumbnail(state: AppState, blobs: BlobStore, sha: str, size: int) -> tuple[
     return target, kind
 
 
-def _disposition(filename: str) -> str:
-    """Content-Disposition for a download, as starlette's FileResponse writes it."""
-    quoted = quote(filename)
-    if quoted != filename:
-        return f"attachment; filename*=utf-8''{quoted}"
-    return f'attachment; filename="{filename}"'
-
-
 def _single_range(header: str | None, size: int) -> tuple[int, int] | None | str:
     """(start, end exclusive) of a one-range ``Range`` header; None to send everything
     (no header, several ranges or one we do not parse: HTTP lets a server ignore it);
@@ -215,5 +207,5 @@ def get_blob(request: Request, sha: str,
         fh.close()
         return FileResponse(path, media_type=kind, filename=filename, headers=headers)
     if filename is not None:
-        headers["Content-Disposition"] = _disposition(filename)
+        headers["Content-Disposition"] = attachment(filename)
     return _stream(fh, kind, headers, request)
