@@ -54,3 +54,18 @@ def test_a_broken_login_file_warns_and_runs_stay_local(env, text):
 def test_a_bad_server_url_is_a_clear_error(env, bad):
     with pytest.raises(UsageError, match="RUNWATCH_URL"):
         resolve(environ={**env, "RUNWATCH_URL": bad})
+
+
+def test_login_with_a_host_and_key_sends_later_runs_there(monkeypatch):
+    import runwatch
+
+    # Set first, so the test's end puts them back as they were.
+    monkeypatch.setenv("RUNWATCH_URL", "")
+    monkeypatch.setenv("RUNWATCH_API_KEY", "")
+    assert runwatch.login(key="rw_abc", host="http://box:8080/") is True
+    s = resolve()
+    assert (s.url, s.api_key) == ("http://box:8080", "rw_abc")
+    assert runwatch.login("allow") is True  # wandb's first argument is `anonymous`
+    assert resolve().api_key == "rw_abc"
+    with pytest.raises(UsageError, match="not an http"):
+        runwatch.login(host="box:8080")

@@ -372,7 +372,8 @@ def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -
     _current("alert").alert(title, text, level=level, wait_duration=wait_duration)
 
 
-def login(key: str | None = None, host: str | None = None, *args: Any, **kwargs: Any) -> bool:
+def login(anonymous: Any = None, key: str | None = None, relogin: Any = None,
+          host: str | None = None, *args: Any, **kwargs: Any) -> bool:
     """wandb's ``login``. Logging locally needs no account, so with no arguments this does
     nothing; ``host`` (a runwatch server's URL) and ``key`` (its API key) make this
     process's later runs log there, as RUNWATCH_URL and RUNWATCH_API_KEY would."""
