@@ -231,7 +231,7 @@ def decode(data: bytes) -> Batch:
 # The SDK only makes valid batches; a server also takes them from any client, so it checks
 # each one before the store sees it (a bad one is refused whole, with the reason).
 
-_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _json_decode = msgspec.json.Decoder().decode
 
 
@@ -302,7 +302,7 @@ def check_batch(batch: Batch) -> None:
         if alert.level not in ALERT_LEVELS:
             raise UsageError(f"Alert level {alert.level!r} is not one of {ALERT_LEVELS}.")
     for version in batch.artifacts:
-        if not _ARTIFACT_NAME.match(version.name):
+        if not ARTIFACT_NAME.match(version.name):
             raise UsageError(f"Artifact name {version.name!r} is not allowed: 1-128 "
                              "characters from [A-Za-z0-9._-].")
         if version.project is not None:
@@ -314,5 +314,5 @@ def check_batch(batch: Batch) -> None:
                 _json_text(entry.media, f"The object description of {entry.path!r}")
     for use in batch.uses:
         check_project(use.project)
-        if not _ARTIFACT_NAME.match(use.name):
+        if not ARTIFACT_NAME.match(use.name):
             raise UsageError(f"Artifact name {use.name!r} is not allowed.")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,10 +23,10 @@ from typing import IO, Any
 
 from runwatch import jsonvalue
 from runwatch.errors import RunwatchError, UsageError
-from runwatch.records import ArtifactFile, manifest_digest
+from runwatch.records import ARTIFACT_NAME, ArtifactFile, check_entry_path, manifest_digest
 from runwatch.store.blobs import BlobStore, LocalBlobStore, hash_file
 
-NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+NAME = ARTIFACT_NAME  # the wire format's rule: what a server accepts, the SDK makes
 _PIECE = 1 << 20
 
 
@@ -41,11 +40,9 @@ def check_name(name: object) -> str:
 def _entry_path(name: object) -> str:
     if not isinstance(name, str) or not name.strip("/"):
         raise UsageError(f"Artifact entry name must be a non-empty path, got {name!r}.")
-    path = PurePosixPath(name.replace(os.sep, "/"))
-    if path.is_absolute() or ".." in path.parts:
-        raise UsageError(f"Artifact entry name {name!r} must be a relative path inside the "
-                         "artifact (no leading '/' and no '..').")
-    return str(path)
+    # The wire format's rule (records.check_entry_path), so a server takes every entry the
+    # SDK makes.
+    return check_entry_path(str(PurePosixPath(name.replace(os.sep, "/"))))
 
 
 

@@ -126,10 +126,9 @@ def _server(run: Run) -> Any:
     if settings.mode != "online" or not settings.url:
         return None
     if run._reader is None:
-        from runwatch.api.remote import RemoteApi
+        from runwatch.api.remote import remote_api
 
-        run._reader = object.__new__(RemoteApi)._setup(settings.url, settings.api_key,
-                                                       settings)
+        run._reader = remote_api({}, None, settings)
     return run._reader
 
 

@@ -24,7 +24,7 @@ from runwatch.server.encoding import FastJSON
 from runwatch.server.errors import ApiError
 from runwatch.server.ingest import read_body
 from runwatch.server.state import AppState, app_state
-from runwatch.store.blobs import hash_file
+from runwatch.store.blobs import BlobMismatchError, check_sha
 
 router = APIRouter(tags=["uploads"])
 
@@ -33,11 +33,12 @@ MAX_FILE = 1 << 40
 
 
 def _check_sha(sha: str) -> str:
-    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-        raise ApiError(422, f"{sha!r} is not a sha256 hex digest (64 lowercase hex "
+    try:
+        return check_sha(sha)
+    except StoreError:
+        raise ApiError(422, f"{sha!r:.100} is not a sha256 hex digest (64 lowercase hex "
                        "characters); uploads are named by their content's hash.",
-                       "invalid_parameter")
-    return sha
+                       "invalid_parameter") from None
 
 
 def _blobs(state: AppState) -> Any:
@@ -87,18 +88,18 @@ def _append(state: AppState, sha: str, offset: int, size: int, piece: bytes) -> 
         if offset + len(piece) < size:
             return {"sha256": sha, "complete": False, "offset": offset + len(piece)}
         os.fsync(fh.fileno())
-        actual, _ = hash_file(part)
-        if actual != sha:
-            part.unlink(missing_ok=True)
-            raise ApiError(422, f"The uploaded file hashes to {actual}, not {sha}; it was "
-                           "discarded. Upload it again.", "hash_mismatch")
+        # One pass: the store hashes the file as it takes it in, and keeps it only if it
+        # is what the name says.
         try:
-            stored, _ = blobs.put_file(part)
+            with open(part, "rb") as whole:
+                blobs.put_stream(sha, whole, size)
+        except BlobMismatchError as exc:
+            part.unlink(missing_ok=True)
+            raise ApiError(422, f"The uploaded file hashes to {exc.actual}, not {sha}; it was "
+                           "discarded. Upload it again.", "hash_mismatch") from None
         except StoreError as exc:
             raise ApiError(503, f"The blob store did not take {sha}: {exc}") from None
         part.unlink(missing_ok=True)
-    if stored != sha:
-        raise ApiError(500, f"The blob store stored {sha} as {stored}.")
     return {"sha256": sha, "complete": True, "offset": None}
 
 

@@ -83,8 +83,16 @@ def _remember(key: tuple[Any, ...], sha: str) -> None:
     _SEEN[key] = sha
 
 
+class BlobMismatchError(StoreError):
+    """Content offered under a sha256 it does not hash to; nothing was stored."""
+
+    def __init__(self, sha: str, actual: str) -> None:
+        super().__init__(f"Blob claimed to be {sha} hashes to {actual}; not stored.")
+        self.actual = actual
+
+
 def _mismatch(sha: str, actual: str) -> StoreError:
-    return StoreError(f"Blob claimed to be {sha} hashes to {actual}; not stored.")
+    return BlobMismatchError(sha, actual)
 
 
 def _changed(source: Path) -> StoreError:
